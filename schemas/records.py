@@ -1,0 +1,98 @@
+"""Immutable records of the graph (NamedTuple + RowCoder).
+
+Every record carries a ``kind``. Rejected pages and dead letters travel in the main flow
+instead of tagged outputs (tagged outputs break on the DaskRunner), and are split off by
+``Filter(kind == ...)`` just before writing.
+
+Times are plain integers so the records stay cheap to encode on every runner:
+``fetch_time`` is microseconds since the Unix epoch (UTC), ``published_date`` and
+``crawl_date`` are ISO ``YYYY-MM-DD`` strings. The writers turn them into Parquet
+``timestamp(us, UTC)`` and ``date32``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Optional
+
+import apache_beam as beam
+
+__all__ = ["KIND_DEAD", "KIND_PAGE", "KIND_RAW", "KIND_REJECTED", "Page", "RawPage"]
+
+KIND_RAW = "raw"  # a record read from an input, not yet extracted
+KIND_PAGE = "page"  # a page with text, headed for `pages`
+KIND_REJECTED = "rejected"  # read fine but dropped (http status, too short, language, ...)
+KIND_DEAD = "dead"  # could not be processed: headed for `dead_letter`
+
+
+class RawPage(NamedTuple):
+    """One input record as read: the output of ``ReadPages``.
+
+    ``html`` is set for HTML inputs (WARC, ``.html``, JSONL ``html``), ``text`` for plain-text
+    inputs (``.txt``, JSONL ``text``). Records of kind ``rejected``/``dead`` carry
+    ``stage``/``reason``/``error`` instead of content.
+    """
+
+    kind: str
+    url: str
+    source: str
+    fetch_time: Optional[int] = None
+    http_status: Optional[int] = None
+    html: Optional[str] = None
+    text: Optional[str] = None
+    stage: Optional[str] = None
+    reason: Optional[str] = None
+    error: Optional[str] = None
+    traceback: Optional[str] = None
+    excerpt: Optional[str] = None
+
+
+class Page(NamedTuple):
+    """A page after extraction; the columns of ``pages`` plus routing fields.
+
+    Fields up to ``pipeline_version`` mirror the ``pages`` table (``schemas/arrow.py``);
+    ``crawl_date`` is a partition key. The fields after it are for the graph only
+    (``kind``, rejection/dead-letter details, a language hint from the HTML, and the
+    per-stage cost in milliseconds that the manifest sums up).
+    """
+
+    doc_id: str
+    url: str
+    domain: str
+    http_status: Optional[int]
+    source: str
+    fetch_time: Optional[int]
+    title: Optional[str]
+    author: Optional[str]
+    published_date: Optional[str]
+    text: str
+    word_count: int
+    language: str
+    language_score: Optional[float]
+    content_hash: str
+    dup_status: str
+    dup_of: Optional[str]
+    dup_similarity: Optional[float]
+    dup_run: Optional[str]
+    topics: Sequence[str]
+    topic_scores: Sequence[float]
+    extractor: str
+    run_id: str
+    pipeline_version: str
+    crawl_date: str
+    # --- routing and bookkeeping, not written to `pages` ---
+    kind: str = KIND_PAGE
+    stage: Optional[str] = None
+    reason: Optional[str] = None
+    error: Optional[str] = None
+    traceback: Optional[str] = None
+    excerpt: Optional[str] = None
+    html_lang: Optional[str] = None
+    extract_ms: float = 0.0
+    language_ms: float = 0.0
+    dedup_ms: float = 0.0
+    topics_ms: float = 0.0
+
+
+beam.coders.registry.register_coder(RawPage, beam.coders.RowCoder)
+beam.coders.registry.register_coder(Page, beam.coders.RowCoder)

@@ -1,0 +1,68 @@
+"""pagestream: scraped web pages -> clean, deduplicated, Hive-partitioned Parquet (Apache Beam)."""
+
+import pathlib
+import re
+
+from setuptools import setup
+
+ROOT = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (ROOT / "src" / "pagestream" / "__init__.py").read_text()
+).group(1)
+
+# The folders users asked for (pipelines/, transforms/, schemas/) are installed under the
+# `pagestream` namespace: those bare names are taken on PyPI and must never be shadowed.
+PACKAGE_DIR = {
+    "pagestream": "src/pagestream",
+    "pagestream.pipelines": "pipelines",
+    "pagestream.transforms": "transforms",
+    "pagestream.schemas": "schemas",
+}
+
+INSTALL_REQUIRES = [
+    "apache-beam>=2.77,<3",
+    "trafilatura>=2.0,<3",
+    # trafilatura 2.x with lxml >= 5.2 fails to import without it.
+    "lxml_html_clean>=0.4",
+    "langdetect==1.0.9",
+    "warcio>=1.7,<2",
+    "datasketch>=1.6,<3",
+    "pyarrow>=14",
+    "duckdb>=1.0",
+    "tldextract>=5",
+    "xxhash>=3",
+    "rich>=13",
+    "matplotlib>=3.7",
+    "pyyaml>=6",
+]
+
+EXTRAS = {
+    "dask": ["apache-beam[dask]>=2.77,<3"],
+    "test": [
+        "apache-beam[dask]>=2.77,<3",
+        "pytest>=8",
+        "pytest-timeout>=2",
+        "hypothesis>=6",
+        "ruff>=0.5",
+    ],
+}
+
+setup(
+    name="pagestream",
+    version=VERSION,
+    description=__doc__,
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    package_dir=PACKAGE_DIR,
+    packages=list(PACKAGE_DIR),
+    package_data={
+        "pagestream": ["sample/*", "data/*"],
+        "pagestream.transforms": ["data/*"],
+    },
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["pagestream = pagestream.cli:main"]},
+)
