@@ -58,7 +58,7 @@ setup(
     package_dir=PACKAGE_DIR,
     packages=list(PACKAGE_DIR),
     package_data={
-        "pagestream": ["sample/*", "data/*"],
+        "pagestream": ["sample/*", "sample/*/*", "data/*"],
         "pagestream.transforms": ["data/*"],
     },
     include_package_data=True,

@@ -1,0 +1,1 @@
+"""Thin pipeline modules: options -> graph from composites -> run."""

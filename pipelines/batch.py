@@ -1,0 +1,229 @@
+"""The batch pipeline: plan the run, build the graph from composites, run it, return the manifest.
+
+The graph (DESIGN.md)::
+
+    ReadPages -> ExtractText -> DetectLanguage -> MarkDuplicates -> TagTopics
+      -> WritePartitionedParquet ─┐
+      -> RunStats ────────────────┤-> CommitRun (moves files, writes the manifest last)
+      -> WriteIndexSegment ───────┘   (only with --state)
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pagestream import SCHEMA_VERSION, __version__
+from pagestream.pipelines.options import OptionsError, RunOptions
+from pagestream.transforms import dedup_state
+from pagestream.transforms.commit import CommitRun, read_manifest
+from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
+from pagestream.transforms.extract import ExtractText, TextConfig
+from pagestream.transforms.extract_html import ExtractConfig
+from pagestream.transforms.language import DetectLanguage, LanguageConfig
+from pagestream.transforms.read import InputError, InputFile, ReadPages, expand_inputs, limit_records
+from pagestream.transforms.stats import RunStats
+from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
+from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
+
+__all__ = ["RunPlan", "build", "plan_run", "run"]
+
+LOG = logging.getLogger("pagestream")
+
+#: One writer shard per this many input bytes (bounds the rows one writer sorts in memory).
+BYTES_PER_WRITE_SHARD = 1024**3
+
+_VERSIONED = ("apache-beam", "trafilatura", "langdetect", "datasketch", "pyarrow", "warcio", "lxml")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything decided before the graph is built."""
+
+    options: RunOptions
+    files: list[InputFile]
+    skipped: list[str]
+    text: TextConfig
+    language: LanguageConfig
+    dedup: DedupConfig
+    topics: TopicConfig
+    write: WriteConfig
+    redistribute: str = "reshuffle"
+    state_attempt: str | None = None
+    manifest_base: dict = field(default_factory=dict)
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version(), "pagestream": __version__}
+    for name in _VERSIONED:
+        try:
+            found[name.replace("-", "_")] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name.replace("-", "_")] = None
+    return found
+
+
+def check_output_writable(output: str, run_id: str) -> None:
+    """Clears the run's old staging directory and proves the output location takes a file."""
+    staging = staging_dir(output, run_id)
+    try:
+        if FileSystems.exists(staging):
+            FileSystems.delete([staging])
+        probe = f"{staging}/.probe"
+        with FileSystems.create(probe) as handle:
+            handle.write(b"ok")
+        FileSystems.delete([probe])
+    except Exception as exc:
+        raise OptionsError(f"--output {output}: cannot write there ({exc})") from exc
+
+
+def _configs(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConfig, TopicConfig]:
+    try:
+        text = TextConfig(
+            min_words=options.min_words,
+            extract=ExtractConfig(
+                max_page_bytes=options.max_page_bytes, timeout_s=options.extract_timeout
+            ),
+        )
+        language_kwargs = {"languages": options.languages}
+        if options.language_min_score is not None:
+            language_kwargs["min_score"] = options.language_min_score
+        language = LanguageConfig(**language_kwargs)
+        dedup = (
+            DedupConfig(threshold=options.near_dup_threshold)
+            if options.near_dup_threshold is not None
+            else DedupConfig()
+        )
+        topics = TopicConfig(taxonomy=options.taxonomy)
+    except ValueError as exc:
+        raise OptionsError(str(exc)) from exc
+    if options.taxonomy is not None:
+        try:
+            load_taxonomy(options.taxonomy)
+        except ValueError as exc:
+            raise OptionsError(f"--taxonomy {options.taxonomy}: {exc}") from exc
+    return text, language, dedup, topics
+
+
+def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
+    """Validates the inputs and output and fixes every decision before the graph is built.
+
+    Raises:
+        OptionsError: a bad option, a missing input or an unwritable output.
+    """
+    text, language, dedup, topics = _configs(options)
+    try:
+        files, skipped = expand_inputs(options.inputs)
+    except InputError as exc:
+        raise OptionsError(str(exc)) from exc
+    files = limit_records(files, options.max_pages)
+    if not options.logical_date_given:
+        previous = read_manifest(options.output, options.run_id)
+        if previous:  # a rerun of a scheduled slot keeps its date
+            options = _replace(options, logical_date=previous["logical_date"])
+    check_output_writable(options.output, options.run_id)
+    total_bytes = sum(f.size for f in files)
+    runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
+    write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
+    attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
+    base = {
+        "run_id": options.run_id,
+        "logical_date": options.logical_date,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_version": __version__,
+        "versions": versions(),
+        "runner": runner,
+        "options": options.as_manifest(),
+        "inputs": {
+            "files": len(files),
+            "bytes": total_bytes,
+            "skipped": skipped,
+            "skipped_count": len(skipped),
+        },
+        "command": " ".join(sys.argv),
+    }
+    return RunPlan(
+        options=options,
+        files=files,
+        skipped=skipped,
+        text=text,
+        language=language,
+        dedup=dedup,
+        topics=topics,
+        write=write,
+        redistribute="group" if "Dask" in runner else "reshuffle",
+        state_attempt=attempt,
+        manifest_base=base,
+    )
+
+
+def _replace(options: RunOptions, **changes) -> RunOptions:
+    import dataclasses
+
+    return dataclasses.replace(options, **changes)
+
+
+class _CommitState:
+    """Picklable callable that commits the run's --state segment after its manifest."""
+
+    def __init__(self, state: str, run_id: str, attempt: str, logical_date: str):
+        self.args = (state, run_id, attempt, logical_date)
+
+    def __call__(self):
+        dedup_state.commit_run(*self.args)
+
+
+def build(pipeline: beam.Pipeline, plan: RunPlan):
+    """Adds the run's graph to ``pipeline``; returns the PCollection holding the manifest."""
+    options = plan.options
+    pages = (
+        pipeline
+        | "ReadPages" >> ReadPages(plan.files, redistribute=plan.redistribute)
+        | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date)
+        | "DetectLanguage" >> DetectLanguage(plan.language)
+        | "MarkDuplicates"
+        >> MarkDuplicates(plan.dedup, options.run_id, options.logical_date, options.state)
+        | "TagTopics" >> TagTopics(plan.topics)
+    )
+    files = pages | "Write" >> WritePartitionedParquet(options.output, options.run_id, plan.write)
+    stats = pages | "RunStats" >> RunStats()
+    extra, state_commit = [], None
+    if options.state:
+        extra.append(
+            pages
+            | "WriteIndexSegment"
+            >> dedup_state.WriteIndexSegment(
+                options.state, options.run_id, plan.state_attempt, plan.dedup
+            )
+        )
+        state_commit = _CommitState(
+            options.state, options.run_id, plan.state_attempt, options.logical_date
+        )
+    return (files, stats, *extra) | "Commit" >> CommitRun(
+        options.output, options.run_id, plan.manifest_base, state_commit
+    )
+
+
+def run(options: RunOptions, beam_args: list[str]) -> dict:
+    """Runs one batch run to completion and returns its committed manifest."""
+    beam_options = PipelineOptions(beam_args)
+    plan = plan_run(options, beam_options)
+    pipeline = beam.Pipeline(options=beam_options)
+    build(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    manifest = read_manifest(plan.options.output, plan.options.run_id)
+    if manifest is None:
+        raise RuntimeError(
+            f"the run finished but wrote no manifest at {plan.options.output}/_runs/{plan.options.run_id}.json"
+        )
+    return manifest

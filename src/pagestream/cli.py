@@ -1,0 +1,155 @@
+"""``pagestream`` command line: ``run``, ``query``, ``report``.
+
+Exit status: 0 when the run finished (even with dead letters), 2 for bad options or inputs
+(reported before any work starts), 1 when the run itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from importlib import resources
+
+from pagestream import __version__
+
+__all__ = ["main", "sample_dir"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def sample_dir() -> str:
+    """The sample bundled in the package (seed scrapes and a Common Crawl excerpt)."""
+    return str(resources.files("pagestream") / "sample")
+
+
+def _quiet_library_logs() -> None:
+    # Beam logs a warning about missing GCP client libraries on import; users do not need it.
+    logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from pagestream.pipelines.options import add_run_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="pagestream",
+        description="Raw scraped pages -> clean, deduplicated, Hive-partitioned Parquet (Apache Beam).",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"pagestream {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    run = commands.add_parser(
+        "run",
+        help="run the pipeline (batch, or --streaming)",
+        description="Run the pipeline. Unknown --flags are Beam pipeline options "
+        "(--runner, --direct_num_workers, --temp_location, ...).",
+        allow_abbrev=False,
+    )
+    add_run_arguments(run)
+    try:
+        from pagestream import query
+
+        sub = commands.add_parser("query", help="SQL over the committed runs (DuckDB)", allow_abbrev=False)
+        query.add_arguments(sub)
+        sub.set_defaults(handler=query.main)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    try:
+        from pagestream import report
+
+        sub = commands.add_parser("report", help="write an HTML report of the runs", allow_abbrev=False)
+        report.add_arguments(sub)
+        sub.set_defaults(handler=report.main)
+    except ImportError:  # pragma: no cover
+        pass
+    return parser
+
+
+def print_summary(manifest: dict, seconds: float, stream=None) -> None:
+    """A short human summary of a committed run."""
+    stream = stream or sys.stdout
+    counts = manifest["counts"]
+    out = manifest["options"]["output"]
+    read = counts["records_read"]
+    rate = read / seconds if seconds > 0 else 0.0
+    lines = [
+        f"pagestream run {manifest['run_id']} committed in {seconds:.1f} s "
+        f"({rate:.1f} records/s, {manifest['inputs']['files']} files, "
+        f"{manifest['inputs']['bytes'] / 1e6:.1f} MB)",
+        f"  records read   {read}",
+        f"  pages written  {counts['pages']}",
+        f"  rejected       {counts['rejected']}",
+        f"  dead letters   {counts['dead_letter']}",
+    ]
+    for item in manifest.get("reasons", []):
+        lines.append(
+            f"    {item['table']:<12} {item['stage']}/{item['reason']}: {item['count']}"
+        )
+    if manifest["inputs"].get("skipped_count"):
+        lines.append(f"  skipped files  {manifest['inputs']['skipped_count']} (not an input format)")
+    if manifest.get("languages"):
+        langs = ", ".join(f"{k} {v}" for k, v in list(manifest["languages"].items())[:10])
+        lines.append(f"  languages      {langs}")
+    dups = {k: v for k, v in manifest.get("dup_status", {}).items() if k != "unique"}
+    if dups:
+        lines.append("  duplicates     " + ", ".join(f"{k} {v}" for k, v in dups.items()))
+    if manifest.get("topics"):
+        topics = ", ".join(f"{k} {v}" for k, v in list(manifest["topics"].items())[:6])
+        lines.append(f"  top topics     {topics}")
+    lines.append(f"  output         {os.path.abspath(out)}")
+    lines.append(f'  query it       pagestream query {out} "SELECT language, count(*) FROM pages GROUP BY 1"')
+    print("\n".join(lines), file=stream)
+
+
+def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pagestream.pipelines.options import OptionsError, parse_run_args
+
+    try:
+        options = parse_run_args(args, beam_args, sample_dir())
+    except OptionsError as exc:
+        print(f"pagestream run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if options.streaming:
+        from pagestream.pipelines import streaming
+
+        return streaming.main(options, beam_args)
+    from pagestream.pipelines import batch
+
+    if options.sample and not options.quiet:
+        print(f"No --input given: running on the bundled sample ({sample_dir()})", file=sys.stderr)
+    started = time.perf_counter()
+    try:
+        manifest = batch.run(options, beam_args)
+    except OptionsError as exc:
+        print(f"pagestream run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("pagestream run: interrupted; nothing was committed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the run itself could not complete
+        logging.getLogger("pagestream").debug("run failed", exc_info=True)
+        print(f"pagestream run: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print_summary(manifest, time.perf_counter() - started)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pagestream`` console script."""
+    _quiet_library_logs()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "run":
+        return _run(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""From raw records to pages with text: trafilatura for HTML, a line cleaner for plain text.
+
+``ExtractText`` is three steps:
+
+1. ``ExtractFn`` parses HTML with trafilatura (bounded in size and time, see
+   ``extract_html.BoundedExtractor``) or takes plain text as it is;
+2. ``SiteStats`` counts, per site, the lines that repeat over many of its pages (computed in
+   the graph, so it works on any number of workers);
+3. ``FinishTextFn`` removes boilerplate lines (all line rules for plain text; only the site's
+   repeated lines for trafilatura output), applies ``--min_words`` and sets ``doc_id``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pagestream import __version__
+from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage
+from pagestream.transforms.clean_text import (
+    CleanTextConfig,
+    clean_text,
+    remove_repeated_lines,
+    site_of,
+)
+from pagestream.transforms.errors import dead_page
+from pagestream.transforms.extract_html import (
+    BoundedExtractor,
+    ExtractConfig,
+    ExtractionTimeout,
+    PageTooLarge,
+    html_lang,
+)
+from pagestream.transforms.site_stats import SiteStats, repeated_by_site
+
+__all__ = ["ExtractText", "TextConfig", "crawl_date", "doc_id", "registered_domain", "word_count"]
+
+STAGE = "extract"
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Thresholds of the text step.
+
+    Attributes:
+        min_words: pages with fewer words after cleaning go to ``rejected`` (``too_short``).
+        extract: HTML extraction bounds and trafilatura settings.
+        clean: plain-text line rules.
+        site_min_pages: a line on at least this many pages of one site is boilerplate.
+    """
+
+    min_words: int = 50
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    clean: CleanTextConfig = field(default_factory=CleanTextConfig)
+    site_min_pages: int = 3
+
+    def __post_init__(self):
+        if not 0 <= self.min_words <= 100_000:
+            raise ValueError(f"min_words must be between 0 and 100000, got {self.min_words}")
+        if not 2 <= self.site_min_pages <= 1_000_000:
+            raise ValueError(f"site_min_pages must be at least 2, got {self.site_min_pages}")
+
+
+def doc_id(url: str, text: str) -> str:
+    """Deterministic id: the same url and text give the same id in every run."""
+    return hashlib.blake2b(f"{url}\n{text}".encode(), digest_size=16).hexdigest()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+@functools.lru_cache(maxsize=1)
+def _tld_extractor():
+    import tldextract
+
+    # The bundled public-suffix snapshot only: workers have no network.
+    return tldextract.TLDExtract(suffix_list_urls=())
+
+
+def registered_domain(url: str) -> str:
+    """The registered domain of a web url, lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``).
+
+    Hosts without a public suffix (IP addresses, ``localhost``) are returned as they are;
+    urls without a host (``file://``) give ``""``.
+    """
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    parts = _tld_extractor()(host)
+    if parts.domain and parts.suffix:
+        return f"{parts.domain}.{parts.suffix}"
+    return host
+
+
+def crawl_date(fetch_time_us: int | None, logical_date: str) -> str:
+    """The partition date: the fetch time's UTC date, else the run's logical date."""
+    if fetch_time_us is None:
+        return logical_date
+    moment = datetime.fromtimestamp(fetch_time_us / 1_000_000, tz=timezone.utc)
+    return moment.date().isoformat()
+
+
+def page_from_raw(raw: RawPage, run_id: str, logical_date: str) -> Page:
+    """A Page with every column at its null/default value, carrying the raw record's routing."""
+    return Page(
+        doc_id="",
+        url=raw.url,
+        domain=registered_domain(raw.url),
+        http_status=raw.http_status,
+        source=raw.source,
+        fetch_time=raw.fetch_time,
+        title=None,
+        author=None,
+        published_date=None,
+        text="",
+        word_count=0,
+        language="und",
+        language_score=None,
+        content_hash="",
+        dup_status="unique",
+        dup_of=None,
+        dup_similarity=None,
+        dup_run=None,
+        topics=[],
+        topic_scores=[],
+        extractor="",
+        run_id=run_id,
+        pipeline_version=__version__,
+        crawl_date=crawl_date(raw.fetch_time, logical_date),
+        kind=KIND_PAGE if raw.kind == KIND_RAW else raw.kind,
+        stage=raw.stage,
+        reason=raw.reason,
+        error=raw.error,
+        traceback=raw.traceback,
+        excerpt=raw.excerpt,
+    )
+
+
+class ExtractFn(beam.DoFn):
+    """RawPage -> Page: trafilatura on HTML (bounded), plain text taken as is."""
+
+    def __init__(self, config: ExtractConfig, run_id: str, logical_date: str):
+        self.config = config
+        self.run_id = run_id
+        self.logical_date = logical_date
+        self.no_text = Metrics.counter(STAGE, "filtered:no_text")
+        self.failed = Metrics.counter(STAGE, "dead")
+
+    def setup(self):
+        self.extractor = BoundedExtractor(self.config)
+
+    def teardown(self):
+        self.extractor.close()
+
+    def process(self, raw: RawPage) -> Iterator[Page]:
+        page = page_from_raw(raw, self.run_id, self.logical_date)
+        if raw.kind != KIND_RAW:
+            yield page
+            return
+        if raw.html is None:
+            yield page._replace(text=raw.text or "", extractor="plaintext")
+            return
+        started = time.perf_counter()
+        try:
+            result = self.extractor.extract(raw.html, raw.url)
+        except PageTooLarge as exc:
+            self.failed.inc()
+            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "too_large", exc)
+            return
+        except ExtractionTimeout as exc:
+            self.failed.inc()
+            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "timeout", exc)
+            return
+        except Exception as exc:  # a parser bug on one page must not kill the run
+            self.failed.inc()
+            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "extraction_error", exc)
+            return
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        page = page._replace(
+            text=result.text or "",
+            title=result.title,
+            author=result.author,
+            published_date=result.published_date,
+            extractor=result.extractor,
+            html_lang=html_lang(raw.html),
+            extract_ms=elapsed_ms,
+        )
+        if not page.text.strip():
+            self.no_text.inc()
+            page = page._replace(kind=KIND_REJECTED, stage=STAGE, reason="no_text")
+        yield page
+
+
+class FinishTextFn(beam.DoFn):
+    """Removes boilerplate lines, applies min_words and sets doc_id and word_count."""
+
+    def __init__(self, config: TextConfig):
+        self.config = config
+        self.too_short = Metrics.counter(STAGE, "filtered:too_short")
+        self._repeated_source = None
+        self._repeated: dict[str, frozenset[str]] = {}
+
+    def _repeated_for(self, pairs) -> dict[str, frozenset[str]]:
+        if pairs is not self._repeated_source:
+            self._repeated = repeated_by_site(pairs)
+            self._repeated_source = pairs
+        return self._repeated
+
+    def process(self, page: Page, repeated_pairs) -> Iterator[Page]:
+        if page.kind != KIND_PAGE:
+            yield page
+            return
+        started = time.perf_counter()
+        try:
+            repeated = self._repeated_for(repeated_pairs).get(site_of(page.url, page.source), frozenset())
+            if page.extractor == "plaintext":
+                text = clean_text(page.text, repeated, self.config.clean).text
+            else:
+                text = remove_repeated_lines(page.text, repeated)
+        except Exception as exc:
+            yield dead_page(page, STAGE, "cleaning_error", exc)
+            return
+        words = word_count(text)
+        page = page._replace(
+            text=text,
+            word_count=words,
+            doc_id=doc_id(page.url, text),
+            extract_ms=page.extract_ms + (time.perf_counter() - started) * 1000,
+        )
+        if words < self.config.min_words:
+            self.too_short.inc()
+            page = page._replace(kind=KIND_REJECTED, stage=STAGE, reason="too_short")
+        yield page
+
+
+def _site_and_text(page: Page) -> Iterator[tuple[str, str]]:
+    if page.kind == KIND_PAGE:
+        yield site_of(page.url, page.source), page.text
+
+
+class ExtractText(beam.PTransform):
+    """``PCollection[RawPage]`` -> ``PCollection[Page]``.
+
+    Pages with text come out with kind ``page``; pages without text or with fewer than
+    ``min_words`` words after cleaning come out ``rejected`` (stage ``extract``, reason
+    ``no_text``/``too_short``); pages over the size or time bound and parser failures come
+    out ``dead``. Records that arrive rejected or dead pass through as Pages of that kind.
+    """
+
+    def __init__(self, config: TextConfig, run_id: str, logical_date: str):
+        super().__init__()
+        self.config = config
+        self.run_id = run_id
+        self.logical_date = logical_date
+
+    def expand(self, raw_pages):
+        extracted = raw_pages | "Extract" >> beam.ParDo(
+            ExtractFn(self.config.extract, self.run_id, self.logical_date)
+        )
+        repeated = (
+            extracted
+            | "SiteAndText" >> beam.FlatMap(_site_and_text)
+            | "SiteStats" >> SiteStats(min_pages=self.config.site_min_pages)
+        )
+        return extracted | "FinishText" >> beam.ParDo(
+            FinishTextFn(self.config), beam.pvalue.AsList(repeated)
+        )
+

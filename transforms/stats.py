@@ -1,0 +1,191 @@
+"""Run statistics computed as data in the graph (the DaskRunner has no metrics).
+
+``RunStats`` folds every record of a run, whatever its kind, into one ``dict`` that becomes
+the manifest's counts: records read, per table, per (stage, reason), per input file, and the
+distributions the report draws (languages, topics, duplicates, dates, domains, word counts,
+time per stage). ``records_read == pages + rejected + dead_letter`` holds by construction:
+every record is counted once, under its kind.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+
+__all__ = ["WORD_COUNT_EDGES", "RunStats", "Summary", "StatsCombineFn", "file_of", "summarise"]
+
+TABLE_OF_KIND = {KIND_PAGE: "pages", KIND_REJECTED: "rejected", KIND_DEAD: "dead_letter"}
+
+#: Bucket edges of the word-count histogram in the manifest.
+WORD_COUNT_EDGES = [0, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000]
+
+STAGE_TIMINGS = ("extract", "language", "dedup", "topics")
+
+
+class Summary(NamedTuple):
+    """What the statistics need of one record (the text stays behind)."""
+
+    table: str
+    file: str
+    stage: str | None
+    reason: str | None
+    language: str
+    topic: str | None
+    dup_status: str
+    crawl_date: str
+    domain: str
+    word_count: int
+    timings: tuple[float, float, float, float]
+
+
+def file_of(source: str) -> str:
+    """The input file of a ``source`` (``path#position``)."""
+    return source.rsplit("#", 1)[0] if "#" in source else source
+
+
+def summarise(page: Page) -> Summary:
+    return Summary(
+        table=TABLE_OF_KIND.get(page.kind, "dead_letter"),
+        file=file_of(page.source),
+        stage=page.stage,
+        reason=page.reason,
+        language=page.language,
+        topic=page.topics[0] if page.topics else None,
+        dup_status=page.dup_status,
+        crawl_date=page.crawl_date,
+        domain=page.domain,
+        word_count=page.word_count,
+        timings=(page.extract_ms, page.language_ms, page.dedup_ms, page.topics_ms),
+    )
+
+
+def _empty() -> dict:
+    return {
+        "tables": Counter(),
+        "reasons": Counter(),
+        "per_file": {},
+        "languages": Counter(),
+        "topics": Counter(),
+        "dup_status": Counter(),
+        "crawl_dates": Counter(),
+        "domains": Counter(),
+        "word_counts": [0] * len(WORD_COUNT_EDGES),
+        "timings_ms": dict.fromkeys(STAGE_TIMINGS, 0.0),
+    }
+
+
+def _add(acc: dict, s: Summary) -> dict:
+    acc["tables"][s.table] += 1
+    per_file = acc["per_file"].setdefault(s.file, Counter())
+    per_file["read"] += 1
+    per_file[s.table] += 1
+    for name, ms in zip(STAGE_TIMINGS, s.timings):
+        acc["timings_ms"][name] += ms
+    if s.table != "pages":
+        acc["reasons"][(s.table, s.stage or "", s.reason or "")] += 1
+        return acc
+    acc["languages"][s.language] += 1
+    if s.topic:
+        acc["topics"][s.topic] += 1
+    acc["dup_status"][s.dup_status] += 1
+    acc["crawl_dates"][s.crawl_date] += 1
+    if s.domain:
+        acc["domains"][s.domain] += 1
+    acc["word_counts"][bisect.bisect_right(WORD_COUNT_EDGES, s.word_count) - 1] += 1
+    return acc
+
+
+def _merge(a: dict, b: dict) -> dict:
+    for key in ("tables", "reasons", "languages", "topics", "dup_status", "crawl_dates", "domains"):
+        a[key].update(b[key])
+    for file, counts in b["per_file"].items():
+        a["per_file"].setdefault(file, Counter()).update(counts)
+    a["word_counts"] = [x + y for x, y in zip(a["word_counts"], b["word_counts"])]
+    for name in STAGE_TIMINGS:
+        a["timings_ms"][name] += b["timings_ms"][name]
+    return a
+
+
+def finalise(acc: dict, top_domains: int = 50) -> dict:
+    """The accumulator as the JSON-ready statistics block of the manifest."""
+    tables = acc["tables"]
+    return {
+        "counts": {
+            "records_read": sum(tables.values()),
+            "pages": tables["pages"],
+            "rejected": tables["rejected"],
+            "dead_letter": tables["dead_letter"],
+        },
+        "reasons": [
+            {"table": t, "stage": s, "reason": r, "count": n}
+            for (t, s, r), n in sorted(acc["reasons"].items())
+        ],
+        "per_file": {
+            f: {k: c.get(k, 0) for k in ("read", "pages", "rejected", "dead_letter")}
+            for f, c in sorted(acc["per_file"].items())
+        },
+        "languages": dict(acc["languages"].most_common()),
+        "topics": dict(acc["topics"].most_common()),
+        "dup_status": dict(sorted(acc["dup_status"].items())),
+        "crawl_dates": dict(sorted(acc["crawl_dates"].items())),
+        "domains": dict(acc["domains"].most_common(top_domains)),
+        "word_count_histogram": {"edges": WORD_COUNT_EDGES, "counts": acc["word_counts"]},
+        "timings_ms": {k: round(v, 1) for k, v in acc["timings_ms"].items()},
+    }
+
+
+def empty_stats() -> dict:
+    return finalise(_empty())
+
+
+class StatsCombineFn(beam.CombineFn):
+    def create_accumulator(self):
+        return _empty()
+
+    def add_input(self, acc, summary):
+        return _add(acc, summary)
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for acc in accumulators:
+            merged = _merge(merged, acc)
+        return merged
+
+    def extract_output(self, acc):
+        return finalise(acc)
+
+
+class _MirrorMetricsFn(beam.DoFn):
+    """Mirrors the counts as Beam metrics for runner UIs (the data is the source of truth)."""
+
+    def process(self, summary: Summary):
+        Metrics.counter("records", summary.table).inc()
+        if summary.table != "pages":
+            Metrics.counter(summary.stage or "unknown", f"{summary.table}:{summary.reason}").inc()
+        yield summary
+
+
+class RunStats(beam.PTransform):
+    """``PCollection[Page]`` (all kinds) -> a PCollection with one statistics ``dict``.
+
+    Keyed by a constant and combined with ``CombinePerKey`` (not ``CombineGlobally``, whose
+    empty-input default branch the DaskRunner does not compute); an empty run yields nothing
+    and the commit step uses ``empty_stats()``.
+    """
+
+    def expand(self, pages):
+        return (
+            pages
+            | "Summarise" >> beam.Map(summarise)
+            | "MirrorMetrics" >> beam.ParDo(_MirrorMetricsFn())
+            | "Key" >> beam.Map(lambda s: ("stats", s))
+            | "Combine" >> beam.CombinePerKey(StatsCombineFn())
+            | "Values" >> beam.Values()
+        )

@@ -1,0 +1,258 @@
+"""Writing the three tables as zstd Parquet under the run's staging directory.
+
+Files are written to ``OUT/_staging/<run_id>/<table>/...`` (outside every table directory:
+DuckDB's globs do not skip ``_`` names) and moved into place by ``commit.CommitRun``. Rows are
+grouped by partition and by a shard of ``doc_id``, sorted within a file, and rolled over into a
+new file at ``WriteConfig.target_file_bytes``: a few large files per partition, never one per
+record or bundle, and the same bytes for the same input on a single worker.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import NamedTuple
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pagestream.schemas.arrow import DEAD_LETTER_SCHEMA, PAGES_SCHEMA, REJECTED_SCHEMA
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+
+__all__ = [
+    "StagedFile",
+    "WriteConfig",
+    "WritePartitionedParquet",
+    "WriteTable",
+    "dead_letter_row",
+    "page_row",
+    "partition_path",
+    "rejected_row",
+    "staging_dir",
+]
+
+TABLES = {"pages": PAGES_SCHEMA, "rejected": REJECTED_SCHEMA, "dead_letter": DEAD_LETTER_SCHEMA}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SAFE_VALUE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class WriteConfig:
+    """File sizing.
+
+    Attributes:
+        target_file_bytes: roll over to a new file after about this many bytes of row data
+            (before compression; zstd text is typically 3-4x smaller on disk).
+        row_group_rows: rows per Parquet row group (the unit DuckDB/Spark read in parallel).
+        shards: groups per partition; more shards bound the memory of one writer and spread
+            big partitions over workers. ``pipelines`` derives it from the input size.
+    """
+
+    target_file_bytes: int = 512 * 1024 * 1024
+    row_group_rows: int = 20_000
+    shards: int = 1
+
+    def __post_init__(self):
+        if self.target_file_bytes < 1024:
+            raise ValueError(f"target_file_bytes must be at least 1024, got {self.target_file_bytes}")
+        if not 1 <= self.row_group_rows <= 10_000_000:
+            raise ValueError(f"row_group_rows must be between 1 and 10000000, got {self.row_group_rows}")
+        if not 1 <= self.shards <= 100_000:
+            raise ValueError(f"shards must be between 1 and 100000, got {self.shards}")
+
+
+class StagedFile(NamedTuple):
+    """A file written by this run, and where the commit step moves it."""
+
+    table: str
+    staged_path: str
+    final_path: str
+    rows: int
+    bytes: int
+
+
+def staging_dir(output: str, run_id: str) -> str:
+    return f"{output.rstrip('/')}/_staging/{run_id}"
+
+
+def partition_path(crawl_date: str, language: str) -> str:
+    """``crawl_date=YYYY-MM-DD/language=xx`` (values made path-safe)."""
+    return f"crawl_date={_SAFE_VALUE.sub('_', crawl_date)}/language={_SAFE_VALUE.sub('_', language)}"
+
+
+def _timestamp(micros: int | None) -> datetime | None:
+    if micros is None:
+        return None
+    return datetime.fromtimestamp(0, tz=timezone.utc) + (datetime.resolution * micros)
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def page_row(page: Page) -> dict:
+    """The ``pages`` row of a page (partition keys excluded)."""
+    return {
+        "doc_id": page.doc_id,
+        "url": page.url,
+        "domain": page.domain,
+        "http_status": page.http_status,
+        "source": page.source,
+        "fetch_time": _timestamp(page.fetch_time),
+        "title": page.title,
+        "author": page.author,
+        "published_date": _date(page.published_date),
+        "text": page.text,
+        "word_count": page.word_count,
+        "language_score": page.language_score,
+        "content_hash": page.content_hash,
+        "dup_status": page.dup_status,
+        "dup_of": page.dup_of,
+        "dup_similarity": page.dup_similarity,
+        "dup_run": page.dup_run,
+        "topics": list(page.topics),
+        "topic_scores": list(page.topic_scores),
+        "extractor": page.extractor,
+        "run_id": page.run_id,
+        "pipeline_version": page.pipeline_version,
+    }
+
+
+def rejected_row(page: Page) -> dict:
+    return {
+        "url": page.url,
+        "source": page.source,
+        "stage": page.stage,
+        "reason": page.reason,
+        "doc_id": page.doc_id or None,
+        "language": page.language if page.word_count else None,
+        "word_count": page.word_count or None,
+        "run_id": page.run_id,
+    }
+
+
+def dead_letter_row(page: Page) -> dict:
+    return {
+        "url": page.url,
+        "source": page.source,
+        "excerpt": page.excerpt,
+        "stage": page.stage,
+        "reason": page.reason,
+        "error": page.error,
+        "traceback": page.traceback,
+        "run_id": page.run_id,
+    }
+
+
+def _row_bytes(row: dict) -> int:
+    text = row.get("text") or row.get("traceback") or ""
+    return len(text) + 256
+
+
+def write_parquet(path: str, rows: list[dict], schema: pa.Schema, row_group_rows: int) -> int:
+    """Writes ``rows`` to ``path`` (any Beam filesystem) as zstd Parquet; returns bytes written."""
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with FileSystems.create(path) as handle:
+        sink = pa.PythonFile(handle, mode="w")
+        with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=3) as writer:
+            writer.write_table(table, row_group_size=row_group_rows)
+        size = sink.tell()
+    return size
+
+
+def _chunks(rows: list[dict], target_bytes: int) -> Iterator[list[dict]]:
+    chunk, size = [], 0
+    for row in rows:
+        chunk.append(row)
+        size += _row_bytes(row)
+        if size >= target_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+class WriteGroupFn(beam.DoFn):
+    """(table, partition, shard), rows -> Parquet files in staging; yields StagedFile."""
+
+    def __init__(self, output: str, run_id: str, config: WriteConfig):
+        self.output = output.rstrip("/")
+        self.run_id = run_id
+        self.config = config
+
+    def process(self, element) -> Iterator[StagedFile]:
+        (table, partition, shard), rows = element
+        rows = sorted(rows, key=lambda r: (r.get("doc_id") or "", r["source"] or "", r["url"] or ""))
+        directory = f"{table}/{partition}" if partition else table
+        for roll, chunk in enumerate(_chunks(rows, self.config.target_file_bytes)):
+            name = f"part-{self.run_id}-{shard * 10000 + roll}.parquet"
+            staged = f"{staging_dir(self.output, self.run_id)}/{directory}/{name}"
+            size = write_parquet(staged, chunk, TABLES[table], self.config.row_group_rows)
+            yield StagedFile(table, staged, f"{self.output}/{directory}/{name}", len(chunk), size)
+
+
+def _shard(page: Page, shards: int) -> int:
+    return zlib.crc32((page.doc_id or page.source).encode()) % shards
+
+
+class WriteTable(beam.PTransform):
+    """Writes pages of one kind as one table; ``PCollection[Page] -> PCollection[StagedFile]``.
+
+    Args:
+        table: ``pages``, ``rejected`` or ``dead_letter``.
+        output: the output directory (``OUT``).
+        run_id: the run's id, part of every file name (``part-<run_id>-<n>.parquet``).
+        config: file sizing.
+    """
+
+    _ROWS = {"pages": page_row, "rejected": rejected_row, "dead_letter": dead_letter_row}
+    _KINDS = {"pages": KIND_PAGE, "rejected": KIND_REJECTED, "dead_letter": KIND_DEAD}
+
+    def __init__(self, table: str, output: str, run_id: str, config: WriteConfig):
+        super().__init__()
+        if table not in TABLES:
+            raise ValueError(f"table must be one of {sorted(TABLES)}, got {table!r}")
+        self.table, self.output, self.run_id, self.config = table, output, run_id, config
+
+    def expand(self, pages):
+        table, kind, to_row = self.table, self._KINDS[self.table], self._ROWS[self.table]
+        shards = self.config.shards
+
+        def keyed(page: Page) -> Iterable[tuple[tuple[str, str, int], dict]]:
+            if page.kind != kind:
+                return
+            partition = partition_path(page.crawl_date, page.language) if table == "pages" else ""
+            yield (table, partition, _shard(page, shards)), to_row(page)
+
+        return (
+            pages
+            | "Key" >> beam.FlatMap(keyed)
+            | "Group" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.ParDo(WriteGroupFn(self.output, self.run_id, self.config))
+        )
+
+
+class WritePartitionedParquet(beam.PTransform):
+    """Writes ``pages``, ``rejected`` and ``dead_letter`` to the run's staging directory.
+
+    Input: ``PCollection[Page]`` of all kinds. Output: ``PCollection[StagedFile]``, one per
+    file written, for ``CommitRun``. ``pages`` is partitioned by ``crawl_date``/``language``.
+    """
+
+    def __init__(self, output: str, run_id: str, config: WriteConfig | None = None):
+        super().__init__()
+        self.output, self.run_id = output, run_id
+        self.config = config or WriteConfig()
+
+    def expand(self, pages):
+        written = [
+            pages | f"Write_{table}" >> WriteTable(table, self.output, self.run_id, self.config)
+            for table in TABLES
+        ]
+        return written | "AllFiles" >> beam.Flatten()
