@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
+from pagestream.transforms.read import (
+    InputError,
+    InputFile,
+    ReadPages,
+    expand_inputs,
+    input_format,
+    limit_records,
+    parse_fetch_time,
+    read_records,
+)
+
+HTML = "<html><head><title>T</title></head><body><p>{}</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a.warc", "warc"),
+        ("a.warc.gz", "warc"),
+        ("A.WARC.GZ", "warc"),
+        ("feed.jsonl", "jsonl"),
+        ("feed.json.gz", "jsonl"),
+        ("page.html", "html"),
+        ("page.htm.gz", "html"),
+        ("scrape.txt", "txt"),
+        ("dir/x.txt.gz", "txt"),
+        ("notes.md", None),
+        ("archive.tar.gz", None),
+        ("warc", None),
+    ],
+)
+def test_input_format_from_the_name(name, fmt):
+    assert input_format(name) == fmt
+
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("1970-01-01T00:00:00Z", 0),
+        ("1970-01-01T00:00:01Z", 1_000_000),
+        ("1970-01-01T01:00:00+01:00", 0),
+        ("1970-01-01T00:00:00.5", 500_000),
+        ("2019-07-04T09:15:00Z", 1562231700_000_000),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_fetch_time(text, micros):
+    assert parse_fetch_time(text) == micros
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2019-13-01", 12345])
+def test_parse_fetch_time_refuses_garbage(bad):
+    with pytest.raises((ValueError, TypeError)):
+        parse_fetch_time(bad)
+
+
+def _tree(tmp_path):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "a.txt").write_text("hello")
+    (tmp_path / "sub" / "b.html").write_text(HTML.format("x"))
+    (tmp_path / "sub" / "deeper" / "c.jsonl").write_text('{"url": "u", "text": "t"}\n')
+    (tmp_path / "notes.md").write_text("not an input")
+    (tmp_path / ".upload.txt.tmp").write_text("in progress")
+    (tmp_path / "_SUCCESS").write_text("")
+    (tmp_path / "_partial").mkdir()
+    (tmp_path / "_partial" / "d.txt").write_text("hidden directory")
+    return tmp_path
+
+
+def test_expand_inputs_walks_directories_and_ignores_hidden_names(tmp_path):
+    root = _tree(tmp_path)
+    files, skipped = expand_inputs([str(root)])
+    assert [(f.path, f.fmt) for f in files] == [
+        (str(root / "a.txt"), "txt"),
+        (str(root / "sub" / "b.html"), "html"),
+        (str(root / "sub" / "deeper" / "c.jsonl"), "jsonl"),
+    ]
+    assert skipped == [str(root / "notes.md")]
+    assert files[0].size == 5
+
+
+def test_expand_inputs_globs_and_files_without_duplicates(tmp_path):
+    root = _tree(tmp_path)
+    files, _ = expand_inputs([str(root / "*.txt"), str(root / "a.txt")])
+    assert [f.path for f in files] == [str(root / "a.txt")]
+
+
+def test_expand_inputs_names_a_missing_path(tmp_path):
+    with pytest.raises(InputError, match="no-such-dir"):
+        expand_inputs([str(tmp_path / "no-such-dir")])
+
+
+def _jsonl(tmp_path, lines, name="feed.jsonl"):
+    path = tmp_path / name
+    data = "\n".join(lines) + "\n"
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(data.encode()))
+    else:
+        path.write_text(data)
+    return InputFile(str(path), path.stat().st_size, "jsonl")
+
+
+def test_jsonl_records_good_and_bad_each_become_one_record(tmp_path):
+    file = _jsonl(
+        tmp_path,
+        [
+            json.dumps({"url": "https://a.example/1", "html": HTML.format("a"), "fetch_time": "2020-01-02T03:04:05Z"}),
+            json.dumps({"url": "https://a.example/2", "text": "plain", "html": HTML.format("wins")}),
+            json.dumps({"url": "https://a.example/3", "text": "just text"}),
+            "{not json",
+            json.dumps([1, 2]),
+            json.dumps({"url": "https://a.example/6"}),
+            json.dumps({"url": "https://a.example/7", "text": "t", "fetch_time": "soon"}),
+            "",
+        ],
+    )
+    records = list(read_records(file))
+    kinds = [(r.kind, r.source.rsplit("#", 1)[1], r.reason) for r in records]
+    assert kinds == [
+        (KIND_RAW, "1", None),
+        (KIND_RAW, "2", None),
+        (KIND_RAW, "3", None),
+        (KIND_DEAD, "4", "invalid_json"),
+        (KIND_DEAD, "5", "not_an_object"),
+        (KIND_DEAD, "6", "missing_content"),
+        (KIND_DEAD, "7", "invalid_fetch_time"),
+    ]
+    assert records[0].fetch_time == parse_fetch_time("2020-01-02T03:04:05Z")
+    assert records[1].html == HTML.format("wins") and records[1].text is None
+    assert records[2].text == "just text" and records[2].html is None
+    assert records[3].stage == "read" and records[3].error.startswith("JSONDecodeError")
+    assert records[3].excerpt == "{not json\n"
+
+
+def test_truncated_gzip_keeps_the_records_before_the_cut(tmp_path):
+    lines = [json.dumps({"url": f"u{i}", "text": "x" * 2000 + str(i)}) for i in range(50)]
+    path = tmp_path / "cut.jsonl.gz"
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    records = list(read_records(InputFile(str(path), path.stat().st_size, "jsonl")))
+    good = [r for r in records if r.kind == KIND_RAW]
+    assert 0 < len(good) < 50
+    assert [r.url for r in good] == [f"u{i}" for i in range(len(good))]
+    assert records[-1].kind == KIND_DEAD and records[-1].reason == "truncated"
+
+
+def test_html_file_url_from_canonical_else_file_uri(tmp_path):
+    with_canonical = tmp_path / "a.html"
+    with_canonical.write_text(
+        '<html><head><link rel="canonical" href="https://news.example/a"></head><body>x</body></html>'
+    )
+    without = tmp_path / "b.html.gz"
+    without.write_bytes(gzip.compress(HTML.format("b").encode()))
+    empty = tmp_path / "c.html"
+    empty.write_text("")
+    urls = []
+    for path, fmt in ((with_canonical, "html"), (without, "html"), (empty, "html")):
+        urls += [(r.kind, r.url, r.reason) for r in read_records(InputFile(str(path), 0, fmt))]
+    assert urls == [
+        (KIND_RAW, "https://news.example/a", None),
+        (KIND_RAW, f"file://{without}", None),
+        (KIND_DEAD, f"file://{empty}", "empty"),
+    ]
+
+
+def test_warc_pages_statuses_and_non_html_records(shared):
+    file = InputFile(str(shared / "warc" / "example.warc.gz"), 0, "warc")
+    records = list(read_records(file))
+    raw = [r for r in records if r.kind == KIND_RAW]
+    rejected = [r for r in records if r.kind == KIND_REJECTED]
+    # 140 text/html responses: 94 with HTTP 200, 46 redirects or 404s (data README).
+    assert (len(raw), len(rejected), len(records)) == (94, 46, 140)
+    assert {r.reason for r in rejected} == {"http_status"}
+    assert {r.http_status for r in rejected} == {404, 302, 301}
+    assert all(r.html and r.url.startswith("http") and r.fetch_time for r in raw)
+    offsets = [int(r.source.rsplit("#", 1)[1]) for r in records]
+    assert offsets == sorted(offsets)
+
+
+def test_limit_records_plans_the_first_n_records_in_file_order(tmp_path):
+    a = _jsonl(tmp_path, [json.dumps({"url": f"a{i}", "text": "t"}) for i in range(3)], "a.jsonl")
+    b = _jsonl(tmp_path, [json.dumps({"url": f"b{i}", "text": "t"}) for i in range(3)], "b.jsonl")
+    c = _jsonl(tmp_path, [json.dumps({"url": "c", "text": "t"})], "c.jsonl")
+    planned = limit_records([a, b, c], 4)
+    assert [(f.path, f.limit) for f in planned] == [(a.path, 3), (b.path, 1)]
+    assert [r.url for f in planned for r in read_records(f)] == ["a0", "a1", "a2", "b0"]
+
+
+@pytest.mark.parametrize("redistribute", ["reshuffle", "group", "none"])
+def test_read_pages_reads_every_record_of_every_file(tmp_path, redistribute):
+    files = [
+        _jsonl(tmp_path, [json.dumps({"url": f"{n}{i}", "text": "t"}) for i in range(4)], f"{n}.jsonl")
+        for n in "ab"
+    ]
+    with TestPipeline() as p:
+        urls = p | ReadPages(files, redistribute=redistribute) | beam.Map(lambda r: r.url)
+        assert_that(urls, equal_to([f"{n}{i}" for n in "ab" for i in range(4)]))
