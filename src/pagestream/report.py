@@ -1,0 +1,389 @@
+"""``pagestream report``: one self-contained HTML page about the committed runs of an output.
+
+The report is built from the run manifests (``DIR/_runs/*.json``) alone, so it costs nothing
+however large the corpus; ``scan=True`` recomputes the corpus figures from the Parquet files
+of the committed runs instead (through :func:`pagestream.query.connect`). Charts are inline SVG
+drawn by matplotlib (Agg backend); the page loads nothing from the network: no script, no
+stylesheet, no font, no image from elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import datetime as dt
+import html
+import io
+import re
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from pagestream import __version__  # noqa: E402
+from pagestream.query import QueryError, RunManifest, connect, load_manifests  # noqa: E402
+
+__all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
+
+#: The ``<h2>`` title of every chart section, in page order ("Runs over time" only when the
+#: report covers more than one run).
+CHART_TITLES = (
+    "Records by outcome",
+    "Rejections and failures by stage and reason",
+    "Languages",
+    "Topics",
+    "Duplicates",
+    "Text length (word count)",
+    "Pages per crawl date",
+    "Top domains",
+    "Timings per stage",
+    "Runs over time",
+)
+#: Bars shown at most per chart (the rest are summed into "other").
+MAX_BARS = 25
+#: Rows shown at most in a per-file table.
+MAX_FILE_ROWS = 500
+_COLORS = {"pages": "#2b7bb9", "rejected": "#e0a526", "dead_letter": "#c8423b"}
+_STAGES = ("read", "extract", "language", "dedup", "topics")
+
+Summary = dict[str, Any]
+
+
+def _add(total: Counter, part: Mapping[str, Any] | None) -> None:
+    for key, value in (part or {}).items():
+        if isinstance(value, (int, float)):
+            total[str(key)] += value
+
+
+def summarize(runs: Sequence[RunManifest]) -> Summary:
+    """Sums the manifests of ``runs`` into one summary (the keys of a manifest, added up).
+
+    ``domains`` are each run's top 50, so their sum is exact only for domains in every top 50.
+    Histograms whose bin edges differ from the first run's are left out (``histogram_runs``
+    counts the ones summed). Timings that a run did not measure (null) add nothing.
+    """
+    s: Summary = {k: Counter() for k in ("counts", "languages", "topics", "dup_status",
+                                         "crawl_dates", "domains", "timings_ms", "reasons")}  # fmt: skip
+    edges, hist, hist_runs = None, [], 0
+    for run in runs:
+        d = run.data
+        for key in ("counts", "languages", "topics", "dup_status", "crawl_dates", "domains"):
+            _add(s[key], d.get(key))
+        _add(
+            s["timings_ms"], {k: v for k, v in (d.get("timings_ms") or {}).items() if v is not None}
+        )
+        for r in d.get("reasons") or []:
+            s["reasons"][(r.get("table", "rejected"), r.get("stage"), r.get("reason"))] += r.get(
+                "count", 0
+            )
+        h = d.get("word_count_histogram") or {}
+        if h.get("edges") and (edges is None or h["edges"] == edges):
+            edges = h["edges"]
+            hist = [a + b for a, b in zip(hist or [0] * len(h["counts"]), h["counts"], strict=True)]
+            hist_runs += 1
+    s.update(histogram={"edges": edges or [], "counts": hist}, histogram_runs=hist_runs)
+    return s
+
+
+def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> Summary:
+    """The corpus figures of :func:`summarize`, computed from the Parquet files instead."""
+    con = connect(out_dir, run_id)
+    try:
+
+        def pairs(sql: str) -> Counter:
+            return Counter({str(k): v for k, v in con.execute(sql).fetchall()})
+
+        s: Summary = {
+            "languages": pairs("SELECT language, count(*) FROM pages GROUP BY 1"),
+            "topics": pairs("SELECT t, count(*) FROM (SELECT unnest(topics) AS t FROM pages) GROUP BY 1"),
+            "dup_status": pairs("SELECT dup_status, count(*) FROM pages GROUP BY 1"),
+            "crawl_dates": pairs("SELECT crawl_date::VARCHAR, count(*) FROM pages GROUP BY 1"),
+            "domains": pairs("SELECT domain, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
+            "reasons": Counter({(t, st, r): n for t, st, r, n in con.execute(
+                "SELECT 'rejected', stage, reason, count(*) FROM rejected GROUP BY ALL UNION ALL "
+                "SELECT 'dead_letter', stage, reason, count(*) FROM dead_letter GROUP BY ALL").fetchall()}),
+        }  # fmt: skip
+        counts = con.execute(
+            "SELECT (SELECT count(*) FROM pages), (SELECT count(*) FROM rejected),"
+            " (SELECT count(*) FROM dead_letter)"
+        ).fetchone()
+        words = con.execute("SELECT word_count, count(*) FROM pages GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    s["counts"] = Counter(dict(zip(("pages", "rejected", "dead_letter"), counts, strict=True)))
+    s["counts"]["records_read"] = sum(counts)
+    bins = edges or [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+    hist = [0] * len(bins)  # bin i holds [edge i, edge i+1); the last one everything above
+    for words_per_page, n in words:
+        hist[max(bisect.bisect_right(bins, words_per_page or 0) - 1, 0)] += n
+    s["histogram"] = {"edges": bins, "counts": hist}
+    return s
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def _svg(fig: plt.Figure, prefix: str, label: str) -> str:
+    """The figure as inline SVG; ids are prefixed so several charts can share one page."""
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r'\bid="', f'id="{prefix}-', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}-").replace('href="#', f'href="#{prefix}-')
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
+
+
+def _top(counts: Mapping[str, float], limit: int = MAX_BARS) -> list[tuple[str, float]]:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(items) > limit:
+        items = items[: limit - 1] + [("other", sum(v for _, v in items[limit - 1 :]))]
+    return items
+
+
+def _barh(items: Sequence[tuple[str, float]], prefix: str, label: str, colors=None, unit="") -> str:
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.32 * len(items)))
+    names = [k for k, _ in items][::-1]
+    values = [v for _, v in items][::-1]
+    bars = ax.barh(names, values, color=(colors or ["#2b7bb9"] * len(items))[::-1])
+    ax.bar_label(bars, labels=[f"{v:,.0f}{unit}" if v >= 10 else f"{v:,.3g}{unit}" for v in values],
+                 padding=3, fontsize=9)  # fmt: skip
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.margins(x=0.15)
+    if not unit:  # counts: whole-number ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _svg(fig, prefix, label)
+
+
+def _bin_labels(edges: Sequence[int], n: int) -> list[str] | None:
+    """Labels of ``n`` bins over ``edges``: n == len(edges) - 1 (closed last bin, as numpy) or
+    n == len(edges) (the last bin open-ended); None when they do not fit together."""
+    if n not in (len(edges) - 1, len(edges)) or n == 0:
+        return None
+    labels = [f"{a:,}–{b:,}" for a, b in zip(edges, edges[1:], strict=False)][:n]
+    if n == len(edges):
+        labels.append(f"≥ {edges[-1]:,}")
+    return labels
+
+
+def _histogram_chart(hist: Mapping[str, list], prefix: str) -> str:
+    counts = hist["counts"]
+    labels = _bin_labels(hist["edges"], len(counts))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    bars = ax.bar(labels, counts, color="#2b7bb9")
+    ax.bar_label(bars, padding=2, fontsize=9)
+    ax.set_xlabel("words per page")
+    ax.set_ylabel("pages")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig, prefix, "word count histogram")
+
+
+def _runs_chart(runs: Sequence[RunManifest], prefix: str) -> str:
+    shown = runs[-60:]
+    labels = [f"{r.data.get('logical_date', '')}\n{r.run_id}" for r in shown]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(shown)), 3.6))
+    bottom = [0] * len(shown)
+    for table in ("pages", "rejected", "dead_letter"):
+        values = [int((r.data.get("counts") or {}).get(table) or 0) for r in shown]
+        ax.bar(labels, values, bottom=bottom, label=table, color=_COLORS[table])
+        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+    ax.set_ylabel("records")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(frameon=False, ncols=3, loc="upper left", bbox_to_anchor=(0, 1.15))
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _svg(fig, prefix, "records per run")
+
+
+# --- page -----------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:0 0 10px}
+section{background:#fff;border:1px solid #e2e4e8;border-radius:8px;padding:16px 20px;margin:16px 0}
+.cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #e2e4e8;
+border-radius:8px;padding:10px 16px;min-width:130px}.card b{display:block;font-size:24px}
+svg{max-width:100%;height:auto}.empty,.note{color:#666}
+table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:4px 8px;
+border-bottom:1px solid #eee;text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}
+"""
+
+
+def _section(title: str, body: str, note: str = "") -> str:
+    note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return f"<section><h2>{html.escape(title)}</h2>{note_html}{body}</section>"
+
+
+def _empty(what: str) -> str:
+    return f'<p class="empty">No {html.escape(what)} recorded.</p>'
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An HTML table; columns whose values are all numbers are right-aligned, header too."""
+    numeric = [all(_is_number(r[i]) or r[i] is None for r in rows) for i in range(len(headers))]
+
+    def cell(v: Any, tag: str, right: bool) -> str:
+        text = f"{v:,}" if isinstance(v, int) else f"{v:,.1f}" if _is_number(v) else v
+        css = " class=n" if right else ""
+        return f"<{tag}{css}>{html.escape('' if text is None else str(text))}</{tag}>"
+
+    head = "".join(cell(h, "th", n) for h, n in zip(headers, numeric, strict=True))
+    body = "".join(
+        "<tr>" + "".join(cell(v, "td", n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _per_file_tables(runs: Sequence[RunManifest]) -> str:
+    parts = []
+    for i, run in enumerate(reversed(runs)):  # latest first, open
+        per_file = run.data.get("per_file") or {}
+        rows = [[path, c.get("read"), c.get("pages"), c.get("rejected"), c.get("dead_letter")]
+                for path, c in sorted(per_file.items())]  # fmt: skip
+        more = f" (first {MAX_FILE_ROWS} of {len(rows)})" if len(rows) > MAX_FILE_ROWS else ""
+        table = _table(
+            ["input file", "read", "pages", "rejected", "dead letters"], rows[:MAX_FILE_ROWS]
+        )
+        parts.append(f"<details{' open' if i == 0 else ''}><summary>run {html.escape(run.run_id)}: "
+                     f"{len(rows)} files{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
+    return "".join(parts)
+
+
+def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool) -> str:
+    counts = s["counts"]
+    read = counts.get("records_read", 0)
+    pages = counts.get("pages", 0)
+    dups = sum(v for k, v in s["dup_status"].items() if k != "unique")
+    rate = f"{dups / pages:.1%}" if pages else "n/a"
+    cards = [("runs", len(runs)), ("records read", read), ("pages", pages),
+             ("rejected", counts.get("rejected", 0)), ("dead letters", counts.get("dead_letter", 0)),
+             ("duplicate rate", rate)]  # fmt: skip
+    cards_html = "".join(f'<div class="card"><b>{html.escape(f"{v:,}" if isinstance(v, int) else v)}'
+                         f"</b>{html.escape(k)}</div>" for k, v in cards)  # fmt: skip
+    reasons = _top({f"{t}: {st} / {r}": n for (t, st, r), n in s["reasons"].items()})
+    reason_colors = [
+        _COLORS["dead_letter" if k.startswith("dead_letter") else "rejected"] for k, _ in reasons
+    ]
+    timings = {k: v / 1000 for k, v in s["timings_ms"].items() if k != "total_wall"}
+    unmeasured = [k for k in _STAGES if k not in timings]
+    wall = s["timings_ms"].get("total_wall")
+    dates = sorted(s["crawl_dates"].items())[-MAX_BARS:]
+    hist_ok = sum(s["histogram"]["counts"]) > 0 and _bin_labels(
+        s["histogram"]["edges"], len(s["histogram"]["counts"])
+    )
+    outcome = [("pages", pages), ("rejected", counts.get("rejected", 0)),
+               ("dead_letter", counts.get("dead_letter", 0))]  # fmt: skip
+    sections = [
+        _section(CHART_TITLES[0], _barh(outcome, "c0", "records by outcome",
+                 [_COLORS[k] for k, _ in outcome]),
+                 f"{read:,} records read; every record ends in exactly one of these tables."),
+        _section(CHART_TITLES[1], _barh(reasons, "c1", "reasons", reason_colors) if reasons
+                 else _empty("rejections or failures")),
+        _section(CHART_TITLES[2], _barh(_top(s["languages"]), "c2", "languages") if s["languages"]
+                 else _empty("languages"), "Pages per detected language (und: undetermined)."),
+        _section(CHART_TITLES[3], _barh(_top(s["topics"]), "c3", "topics") if s["topics"]
+                 else _empty("topics"), "A page may carry several topics."),
+        _section(CHART_TITLES[4], _barh(_top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
+                 else _empty("duplicate statuses"),
+                 f"Duplicate rate: {rate} of pages are marked exact, near or url duplicates."),
+        _section(CHART_TITLES[5], _histogram_chart(s["histogram"], "c5") if hist_ok
+                 else _empty("word counts")),
+        _section(CHART_TITLES[6], _barh(dates, "c6", "pages per crawl date") if dates
+                 else _empty("crawl dates")),
+        _section(CHART_TITLES[7], _barh(_top(s["domains"]), "c7", "top domains") if s["domains"]
+                 else _empty("domains"), "" if scanned else "From each run's top 50 domains."),
+        _section(CHART_TITLES[8], _barh(_top(timings), "c8", "timings", unit=" s") if timings
+                 else _empty("timings"),
+                 "Time spent per stage, summed over records and workers, in seconds"
+                 + (f"; wall time {wall / 1000:,.1f} s (all runs)" if wall else "")
+                 + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + "."),
+    ]  # fmt: skip
+    if len(runs) > 1:
+        sections.append(_section(CHART_TITLES[9], _runs_chart(runs, "c9")))
+    run_rows = [[r.run_id, r.data.get("logical_date"), r.data.get("finished_at"), r.data.get("duration_s"),
+                 *((r.data.get("counts") or {}).get(k) for k in ("records_read", "pages", "rejected",
+                                                                  "dead_letter"))]
+                for r in reversed(runs)]  # fmt: skip
+    sections.append(_section("Runs", _table(["run", "logical date", "finished (UTC)", "duration s",
+                                             "read", "pages", "rejected", "dead letters"], run_rows)))  # fmt: skip
+    sections.append(_section("Per-file counts", _per_file_tables(runs)))
+    source = "a scan of the Parquet files" if scanned else "the run manifests"
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>pagestream report: {html.escape(out_dir)}</title><style>{_CSS}</style></head>"
+        f"<body><main><h1>pagestream report</h1><p class=note>{html.escape(out_dir)} · "
+        f"{len(runs)} committed run{'s' if len(runs) != 1 else ''} · figures from {source} · "
+        f"generated {generated} by pagestream {__version__}</p>"
+        f'<div class="cards">{cards_html}</div>{"".join(sections)}</main></body></html>\n'
+    )
+
+
+def write_report(out_dir: str | Path, run_id: str | None = None, scan: bool = False) -> Path:
+    """Writes ``DIR/_report/index.html`` about the committed runs of ``out_dir``.
+
+    Guarantees: the file is self-contained (inline CSS and SVG, no external reference); it is
+    written to a temporary name and renamed, so a reader never sees half a report; only
+    manifests are read unless ``scan`` is true.
+
+    Args:
+        out_dir: An output directory written by ``pagestream run``.
+        run_id: Report on this committed run only.
+        scan: Recompute the corpus figures from the Parquet files of the committed runs.
+
+    Returns:
+        The path of the written report.
+
+    Raises:
+        QueryError: no such directory, no committed run, unknown ``run_id``.
+    """
+    runs = load_manifests(out_dir, run_id)
+    summary = summarize(runs)
+    if scan:
+        summary.update(_scan_summary(out_dir, run_id, summary["histogram"]["edges"]))
+    page = _render(runs, summary, str(out_dir), scan)
+    target = Path(out_dir) / "_report" / "index.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(".index.html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``pagestream report`` arguments: ``DIR [--run_id ID] [--scan]``."""
+    parser.add_argument("dir", help="output directory of pagestream run")
+    parser.add_argument("--run_id", default=None, help="report on this run only")
+    parser.add_argument(
+        "--scan", action="store_true", help="recompute figures from the Parquet files"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Runs ``pagestream report``: prints the report path; errors are one line on stderr, 1."""
+    try:
+        print(write_report(args.dir, run_id=args.run_id, scan=args.scan))
+    except QueryError as exc:
+        print(f"pagestream report: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
