@@ -23,13 +23,21 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
+from pagestream.progress_display import ProgressDisplay
 from pagestream.transforms import dedup_state
 from pagestream.transforms.commit import CommitRun, read_manifest
 from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
 from pagestream.transforms.extract import ExtractText, TextConfig
 from pagestream.transforms.extract_html import ExtractConfig
 from pagestream.transforms.language import DetectLanguage, LanguageConfig
-from pagestream.transforms.read import InputError, InputFile, ReadPages, expand_inputs, limit_records
+from pagestream.transforms.progress import progress_dir
+from pagestream.transforms.read import (
+    InputError,
+    InputFile,
+    ReadPages,
+    expand_inputs,
+    limit_records,
+)
 from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
 from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
@@ -185,16 +193,19 @@ class _CommitState:
 def build(pipeline: beam.Pipeline, plan: RunPlan):
     """Adds the run's graph to ``pipeline``; returns the PCollection holding the manifest."""
     options = plan.options
+    beats = progress_dir(staging_dir(options.output, options.run_id))
     pages = (
         pipeline
-        | "ReadPages" >> ReadPages(plan.files, redistribute=plan.redistribute)
-        | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date)
+        | "ReadPages" >> ReadPages(plan.files, redistribute=plan.redistribute, progress_dir=beats)
+        | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date, beats)
         | "DetectLanguage" >> DetectLanguage(plan.language)
         | "MarkDuplicates"
         >> MarkDuplicates(plan.dedup, options.run_id, options.logical_date, options.state)
         | "TagTopics" >> TagTopics(plan.topics)
     )
-    files = pages | "Write" >> WritePartitionedParquet(options.output, options.run_id, plan.write)
+    files = pages | "Write" >> WritePartitionedParquet(
+        options.output, options.run_id, plan.write, beats
+    )
     stats = pages | "RunStats" >> RunStats()
     extra, state_commit = [], None
     if options.state:
@@ -219,8 +230,11 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     plan = plan_run(options, beam_options)
     pipeline = beam.Pipeline(options=beam_options)
     build(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
+    beats = progress_dir(staging_dir(plan.options.output, plan.options.run_id))
+    total_bytes = plan.manifest_base["inputs"]["bytes"]
+    with ProgressDisplay(beats, total_bytes, enabled=not plan.options.quiet):
+        result = pipeline.run()
+        result.wait_until_finish()
     manifest = read_manifest(plan.options.output, plan.options.run_id)
     if manifest is None:
         raise RuntimeError(

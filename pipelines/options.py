@@ -85,9 +85,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--output", metavar="DIR", help=f"output directory (default ./{DEFAULT_OUTPUT})")
     add("--config", metavar="FILE", help="TOML or YAML file with any of these options; flags win")
     add("--state", metavar="DIR", help="persistent index for cross-run duplicate detection")
-    add("--run_id", metavar="ID", help="run id (default: UTC timestamp); rerunning an id replaces it")
+    add(
+        "--run_id",
+        metavar="ID",
+        help="run id (default: UTC timestamp); rerunning an id replaces it",
+    )
     add("--logical_date", metavar="YYYY-MM-DD", help="the schedule slot's date (default today)")
-    add("--min_words", type=int, metavar="N", help="pages with fewer words are rejected (default 50)")
+    add(
+        "--min_words",
+        type=int,
+        metavar="N",
+        help="pages with fewer words are rejected (default 50)",
+    )
     add("--near_dup_threshold", type=float, metavar="J",
         help="estimated Jaccard from which a page is a near duplicate")  # fmt: skip
     add("--languages", metavar="en,de,...", help="keep only these languages (default: all)")
@@ -96,8 +105,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--taxonomy", metavar="FILE", help="topic taxonomy file replacing the default one")
     add("--quiet", action="store_true", default=None, help="no progress display")
     add("--max_pages", type=int, metavar="N", help="stop reading after N records (trial runs)")
-    add("--max_page_bytes", type=int, metavar="N", help="bigger HTML pages are not parsed (default 5 MiB)")
-    add("--extract_timeout", type=float, metavar="S", help="per-page extraction time limit (default 10 s)")
+    add(
+        "--max_page_bytes",
+        type=int,
+        metavar="N",
+        help="bigger HTML pages are not parsed (default 5 MiB)",
+    )
+    add(
+        "--extract_timeout",
+        type=float,
+        metavar="S",
+        help="per-page extraction time limit (default 10 s)",
+    )
     add("--streaming", action="store_true", default=None, help="watch --input and ingest new files")
     add("--trigger_interval", type=float, metavar="S", help="streaming: seconds between commits")
 
@@ -255,13 +274,19 @@ def parse_run_args(
         logical_date_given=given_date is not None,
         state=values.get("state"),
         min_words=_positive_int("min_words", values.get("min_words", 50), 0, 100_000),
-        near_dup_threshold=None if threshold is None else _fraction("near_dup_threshold", threshold, 0.05, 1.0),
+        near_dup_threshold=None
+        if threshold is None
+        else _fraction("near_dup_threshold", threshold, 0.05, 1.0),
         languages=_languages(values.get("languages")),
-        language_min_score=None if min_score is None else _fraction("language_min_score", min_score),
+        language_min_score=None
+        if min_score is None
+        else _fraction("language_min_score", min_score),
         taxonomy=taxonomy,
         quiet=bool(values.get("quiet", False)),
         max_pages=None if max_pages is None else _positive_int("max_pages", max_pages, 1, 10**12),
-        max_page_bytes=_positive_int("max_page_bytes", values.get("max_page_bytes", 5 * 1024 * 1024), 1024, 2**31),
+        max_page_bytes=_positive_int(
+            "max_page_bytes", values.get("max_page_bytes", 5 * 1024 * 1024), 1024, 2**31
+        ),
         extract_timeout=_fraction("extract_timeout", timeout, 0.1, 3600.0),
         streaming=streaming,
         trigger_interval=_fraction("trigger_interval", interval, 0.1, 86400.0),

@@ -28,7 +28,9 @@ def test_defaults_run_the_sample():
 
 def test_flags_win_over_the_config_file(tmp_path):
     config = tmp_path / "run.toml"
-    config.write_text('input = ["a", "b"]\nmin_words = 10\nlanguages = "en,de"\noutput = "from-file"\n')
+    config.write_text(
+        'input = ["a", "b"]\nmin_words = 10\nlanguages = "en,de"\noutput = "from-file"\n'
+    )
     options = parse(["--config", str(config), "--min_words", "20"])
     assert options.inputs == ("a", "b")
     assert options.min_words == 20

@@ -116,8 +116,16 @@ def test_jsonl_records_good_and_bad_each_become_one_record(tmp_path):
     file = _jsonl(
         tmp_path,
         [
-            json.dumps({"url": "https://a.example/1", "html": HTML.format("a"), "fetch_time": "2020-01-02T03:04:05Z"}),
-            json.dumps({"url": "https://a.example/2", "text": "plain", "html": HTML.format("wins")}),
+            json.dumps(
+                {
+                    "url": "https://a.example/1",
+                    "html": HTML.format("a"),
+                    "fetch_time": "2020-01-02T03:04:05Z",
+                }
+            ),
+            json.dumps(
+                {"url": "https://a.example/2", "text": "plain", "html": HTML.format("wins")}
+            ),
             json.dumps({"url": "https://a.example/3", "text": "just text"}),
             "{not json",
             json.dumps([1, 2]),
@@ -201,7 +209,9 @@ def test_limit_records_plans_the_first_n_records_in_file_order(tmp_path):
 @pytest.mark.parametrize("redistribute", ["reshuffle", "group", "none"])
 def test_read_pages_reads_every_record_of_every_file(tmp_path, redistribute):
     files = [
-        _jsonl(tmp_path, [json.dumps({"url": f"{n}{i}", "text": "t"}) for i in range(4)], f"{n}.jsonl")
+        _jsonl(
+            tmp_path, [json.dumps({"url": f"{n}{i}", "text": "t"}) for i in range(4)], f"{n}.jsonl"
+        )
         for n in "ab"
     ]
     with TestPipeline() as p:

@@ -87,7 +87,9 @@ def test_written_tables_read_back_with_pyarrow_and_duckdb(tmp_path, page_factory
     assert not (out / "_staging" / "r1").exists()
 
     table = ds.dataset(
-        out / "pages", format="parquet", partitioning=ds.partitioning(PAGES_PARTITIONING, flavor="hive")
+        out / "pages",
+        format="parquet",
+        partitioning=ds.partitioning(PAGES_PARTITIONING, flavor="hive"),
     ).to_table()
     rows = sorted(table.to_pylist(), key=lambda r: r["doc_id"])
     assert [(r["doc_id"], r["crawl_date"], r["language"]) for r in rows] == [
@@ -100,8 +102,17 @@ def test_written_tables_read_back_with_pyarrow_and_duckdb(tmp_path, page_factory
     # Within a file rows are sorted by doc_id; the schema and its version are in the file.
     en = pq.read_table(out / manifest["files"]["pages"][0])
     assert en.column("doc_id").to_pylist() == ["a", "b"]
-    assert en.schema.metadata[b"pagestream.schema_version"] == SCHEMA_METADATA[b"pagestream.schema_version"]
-    assert pq.ParquetFile(out / manifest["files"]["pages"][0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert (
+        en.schema.metadata[b"pagestream.schema_version"]
+        == SCHEMA_METADATA[b"pagestream.schema_version"]
+    )
+    assert (
+        pq.ParquetFile(out / manifest["files"]["pages"][0])
+        .metadata.row_group(0)
+        .column(0)
+        .compression
+        == "ZSTD"
+    )
 
     con = duckdb.connect()
     got = con.execute(
@@ -110,7 +121,9 @@ def test_written_tables_read_back_with_pyarrow_and_duckdb(tmp_path, page_factory
     ).fetchall()
     assert got == [("a", dt.date(2020, 1, 10), "en"), ("b", dt.date(2020, 1, 10), "en"),
                    ("c", dt.date(2020, 1, 11), "de")]  # fmt: skip
-    dead = con.execute(f"SELECT source, stage, reason, error FROM '{out}/dead_letter/*.parquet'").fetchall()
+    dead = con.execute(
+        f"SELECT source, stage, reason, error FROM '{out}/dead_letter/*.parquet'"
+    ).fetchall()
     assert dead == [("/in/feed.jsonl#9", "read", "invalid_json", "JSONDecodeError: x")]
     rejected = con.execute(f"SELECT url, stage, reason FROM '{out}/rejected/*.parquet'").fetchall()
     assert rejected == [("https://b.example/r", "extract", "too_short")]
@@ -157,5 +170,11 @@ def test_commit_files_moves_staged_files(tmp_path):
     staged.parent.mkdir(parents=True)
     staged.write_bytes(b"x")
     final = tmp_path / "rejected" / "part-r-0.parquet"
-    paths = commit_files(str(tmp_path), "r", [StagedFile("rejected", str(staged), str(final), 1, 1)])
-    assert paths == ["rejected/part-r-0.parquet"] and final.read_bytes() == b"x" and not staged.exists()
+    paths = commit_files(
+        str(tmp_path), "r", [StagedFile("rejected", str(staged), str(final), 1, 1)]
+    )
+    assert (
+        paths == ["rejected/part-r-0.parquet"]
+        and final.read_bytes() == b"x"
+        and not staged.exists()
+    )

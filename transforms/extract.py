@@ -39,6 +39,7 @@ from pagestream.transforms.extract_html import (
     PageTooLarge,
     html_lang,
 )
+from pagestream.transforms.progress import Heartbeat
 from pagestream.transforms.site_stats import SiteStats, repeated_by_site
 
 __all__ = ["ExtractText", "TextConfig", "crawl_date", "doc_id", "registered_domain", "word_count"]
@@ -151,8 +152,11 @@ def page_from_raw(raw: RawPage, run_id: str, logical_date: str) -> Page:
 class ExtractFn(beam.DoFn):
     """RawPage -> Page: trafilatura on HTML (bounded), plain text taken as is."""
 
-    def __init__(self, config: ExtractConfig, run_id: str, logical_date: str):
+    def __init__(
+        self, config: ExtractConfig, run_id: str, logical_date: str, progress_dir: str | None = None
+    ):
         self.config = config
+        self.progress_dir = progress_dir
         self.run_id = run_id
         self.logical_date = logical_date
         self.no_text = Metrics.counter(STAGE, "filtered:no_text")
@@ -160,11 +164,16 @@ class ExtractFn(beam.DoFn):
 
     def setup(self):
         self.extractor = BoundedExtractor(self.config)
+        self.heartbeat = Heartbeat(self.progress_dir, STAGE)
+
+    def finish_bundle(self):
+        self.heartbeat.flush()
 
     def teardown(self):
         self.extractor.close()
 
     def process(self, raw: RawPage) -> Iterator[Page]:
+        self.heartbeat.add("extracted")
         page = page_from_raw(raw, self.run_id, self.logical_date)
         if raw.kind != KIND_RAW:
             yield page
@@ -224,7 +233,9 @@ class FinishTextFn(beam.DoFn):
             return
         started = time.perf_counter()
         try:
-            repeated = self._repeated_for(repeated_pairs).get(site_of(page.url, page.source), frozenset())
+            repeated = self._repeated_for(repeated_pairs).get(
+                site_of(page.url, page.source), frozenset()
+            )
             if page.extractor == "plaintext":
                 text = clean_text(page.text, repeated, self.config.clean).text
             else:
@@ -259,15 +270,18 @@ class ExtractText(beam.PTransform):
     out ``dead``. Records that arrive rejected or dead pass through as Pages of that kind.
     """
 
-    def __init__(self, config: TextConfig, run_id: str, logical_date: str):
+    def __init__(
+        self, config: TextConfig, run_id: str, logical_date: str, progress_dir: str | None = None
+    ):
         super().__init__()
         self.config = config
+        self.progress_dir = progress_dir
         self.run_id = run_id
         self.logical_date = logical_date
 
     def expand(self, raw_pages):
         extracted = raw_pages | "Extract" >> beam.ParDo(
-            ExtractFn(self.config.extract, self.run_id, self.logical_date)
+            ExtractFn(self.config.extract, self.run_id, self.logical_date, self.progress_dir)
         )
         repeated = (
             extracted
@@ -277,4 +291,3 @@ class ExtractText(beam.PTransform):
         return extracted | "FinishText" >> beam.ParDo(
             FinishTextFn(self.config), beam.pvalue.AsList(repeated)
         )
-

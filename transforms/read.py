@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 from pagestream.schemas.records import KIND_RAW, KIND_REJECTED, RawPage
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.extract_html import canonical_url, decode_html
+from pagestream.transforms.progress import Heartbeat
 
 __all__ = [
     "FORMATS",
@@ -86,7 +87,9 @@ def input_format(path: str) -> str | None:
 def _is_hidden(path: str, root: str) -> bool:
     """True if a path component below ``root`` starts with ``.`` or ``_`` (Spark/Hadoop rule)."""
     relative = path[len(root) :] if path.startswith(root) else path.rsplit("/", 1)[-1]
-    return any(part.startswith((".", "_")) for part in relative.replace(os.sep, "/").split("/") if part)
+    return any(
+        part.startswith((".", "_")) for part in relative.replace(os.sep, "/").split("/") if part
+    )
 
 
 def _match(pattern: str) -> list[tuple[str, int]]:
@@ -248,7 +251,9 @@ def _read_whole(path: str, fmt: str) -> Iterator[RawPage]:
     if fmt == "txt":
         text = decode_html(payload, None)
         if "\x00" in text[:4096]:
-            yield dead_raw(file_uri(path), source, STAGE, "binary", error="not text", content=payload)
+            yield dead_raw(
+                file_uri(path), source, STAGE, "binary", error="not text", content=payload
+            )
             return
         yield RawPage(KIND_RAW, file_uri(path), source, text=text)
         return
@@ -290,7 +295,12 @@ def _warc_page(record, source: str) -> RawPage | None:
         )  # fmt: skip
     payload = record.content_stream().read()
     return RawPage(
-        KIND_RAW, url, source, fetch_time, status, html=decode_html(payload, _warc_charset(content_type))
+        KIND_RAW,
+        url,
+        source,
+        fetch_time,
+        status,
+        html=decode_html(payload, _warc_charset(content_type)),
     )
 
 
@@ -349,22 +359,42 @@ def limit_records(files: list[InputFile], max_pages: int | None) -> list[InputFi
     for file in files:
         if left <= 0:
             break
-        count = sum(1 for _ in zip(range(left), read_records(file)))
+        count = sum(1 for _ in zip(range(left), read_records(file), strict=False))
         planned.append(file._replace(limit=count))
         left -= count
     return planned
 
 
-class ReadRecordsFn(beam.DoFn):
-    """InputFile -> RawPage records (streamed; counts records per kind)."""
+def _offset(source: str) -> int:
+    position = source.rsplit("#", 1)[-1]
+    return int(position) if position.isdigit() else 0
 
-    def __init__(self):
+
+class ReadRecordsFn(beam.DoFn):
+    """InputFile -> RawPage records, streamed; reports records and bytes read as progress."""
+
+    def __init__(self, progress_dir: str | None = None):
+        self.progress_dir = progress_dir
         self.read = Metrics.counter(STAGE, "records")
 
+    def setup(self):
+        self.heartbeat = Heartbeat(self.progress_dir, STAGE)
+
     def process(self, file: InputFile) -> Iterator[RawPage]:
+        done = 0  # bytes of this file accounted for (WARC offsets are positions in the file)
         for record in read_records(file):
             self.read.inc()
+            if file.fmt == "warc":
+                position = min(_offset(record.source), file.size)
+                self.heartbeat.add("bytes", max(0, position - done))
+                done = max(done, position)
+            self.heartbeat.add("records")
             yield record
+        self.heartbeat.add("bytes", max(0, file.size - done))
+        self.heartbeat.add("files")
+
+    def finish_bundle(self):
+        self.heartbeat.flush()
 
 
 class ReadPages(beam.PTransform):
@@ -378,10 +408,18 @@ class ReadPages(beam.PTransform):
         redistribute: spread records over workers after reading (a fusion break); on the
             DaskRunner, where ``Reshuffle`` is a no-op, a keyed ``GroupByKey`` does it.
         shards: number of keys used by the GroupByKey redistribution.
+        progress_dir: where workers write heartbeat files (``transforms.progress``), or None.
     """
 
-    def __init__(self, files: list[InputFile], redistribute: str = "reshuffle", shards: int = 16):
+    def __init__(
+        self,
+        files: list[InputFile],
+        redistribute: str = "reshuffle",
+        shards: int = 16,
+        progress_dir: str | None = None,
+    ):
         super().__init__()
+        self.progress_dir = progress_dir
         if redistribute not in ("reshuffle", "group", "none"):
             raise ValueError(f"redistribute must be reshuffle, group or none, got {redistribute!r}")
         self.files = list(files)
@@ -392,7 +430,7 @@ class ReadPages(beam.PTransform):
         records = (
             pbegin
             | "Files" >> beam.Create(self.files)
-            | "ReadRecords" >> beam.ParDo(ReadRecordsFn())
+            | "ReadRecords" >> beam.ParDo(ReadRecordsFn(self.progress_dir))
         )
         if self.redistribute == "reshuffle":
             return records | "Redistribute" >> beam.Reshuffle()

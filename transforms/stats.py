@@ -85,7 +85,7 @@ def _add(acc: dict, s: Summary) -> dict:
     per_file = acc["per_file"].setdefault(s.file, Counter())
     per_file["read"] += 1
     per_file[s.table] += 1
-    for name, ms in zip(STAGE_TIMINGS, s.timings):
+    for name, ms in zip(STAGE_TIMINGS, s.timings, strict=False):
         acc["timings_ms"][name] += ms
     if s.table != "pages":
         acc["reasons"][(s.table, s.stage or "", s.reason or "")] += 1
@@ -106,7 +106,7 @@ def _merge(a: dict, b: dict) -> dict:
         a[key].update(b[key])
     for file, counts in b["per_file"].items():
         a["per_file"].setdefault(file, Counter()).update(counts)
-    a["word_counts"] = [x + y for x, y in zip(a["word_counts"], b["word_counts"])]
+    a["word_counts"] = [x + y for x, y in zip(a["word_counts"], b["word_counts"], strict=False)]
     for name in STAGE_TIMINGS:
         a["timings_ms"][name] += b["timings_ms"][name]
     return a

@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.arrow import DEAD_LETTER_SCHEMA, PAGES_SCHEMA, REJECTED_SCHEMA
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.transforms.progress import Heartbeat
 
 __all__ = [
     "StagedFile",
@@ -60,9 +61,13 @@ class WriteConfig:
 
     def __post_init__(self):
         if self.target_file_bytes < 1024:
-            raise ValueError(f"target_file_bytes must be at least 1024, got {self.target_file_bytes}")
+            raise ValueError(
+                f"target_file_bytes must be at least 1024, got {self.target_file_bytes}"
+            )
         if not 1 <= self.row_group_rows <= 10_000_000:
-            raise ValueError(f"row_group_rows must be between 1 and 10000000, got {self.row_group_rows}")
+            raise ValueError(
+                f"row_group_rows must be between 1 and 10000000, got {self.row_group_rows}"
+            )
         if not 1 <= self.shards <= 100_000:
             raise ValueError(f"shards must be between 1 and 100000, got {self.shards}")
 
@@ -83,7 +88,9 @@ def staging_dir(output: str, run_id: str) -> str:
 
 def partition_path(crawl_date: str, language: str) -> str:
     """``crawl_date=YYYY-MM-DD/language=xx`` (values made path-safe)."""
-    return f"crawl_date={_SAFE_VALUE.sub('_', crawl_date)}/language={_SAFE_VALUE.sub('_', language)}"
+    return (
+        f"crawl_date={_SAFE_VALUE.sub('_', crawl_date)}/language={_SAFE_VALUE.sub('_', language)}"
+    )
 
 
 def _timestamp(micros: int | None) -> datetime | None:
@@ -181,19 +188,32 @@ def _chunks(rows: list[dict], target_bytes: int) -> Iterator[list[dict]]:
 class WriteGroupFn(beam.DoFn):
     """(table, partition, shard), rows -> Parquet files in staging; yields StagedFile."""
 
-    def __init__(self, output: str, run_id: str, config: WriteConfig):
+    def __init__(
+        self, output: str, run_id: str, config: WriteConfig, progress_dir: str | None = None
+    ):
         self.output = output.rstrip("/")
         self.run_id = run_id
         self.config = config
+        self.progress_dir = progress_dir
+
+    def setup(self):
+        self.heartbeat = Heartbeat(self.progress_dir, "write")
+
+    def finish_bundle(self):
+        self.heartbeat.flush()
 
     def process(self, element) -> Iterator[StagedFile]:
         (table, partition, shard), rows = element
-        rows = sorted(rows, key=lambda r: (r.get("doc_id") or "", r["source"] or "", r["url"] or ""))
+        rows = sorted(
+            rows, key=lambda r: (r.get("doc_id") or "", r["source"] or "", r["url"] or "")
+        )
         directory = f"{table}/{partition}" if partition else table
         for roll, chunk in enumerate(_chunks(rows, self.config.target_file_bytes)):
             name = f"part-{self.run_id}-{shard * 10000 + roll}.parquet"
             staged = f"{staging_dir(self.output, self.run_id)}/{directory}/{name}"
             size = write_parquet(staged, chunk, TABLES[table], self.config.row_group_rows)
+            if table == "pages":
+                self.heartbeat.add("written", len(chunk))
             yield StagedFile(table, staged, f"{self.output}/{directory}/{name}", len(chunk), size)
 
 
@@ -214,11 +234,19 @@ class WriteTable(beam.PTransform):
     _ROWS = {"pages": page_row, "rejected": rejected_row, "dead_letter": dead_letter_row}
     _KINDS = {"pages": KIND_PAGE, "rejected": KIND_REJECTED, "dead_letter": KIND_DEAD}
 
-    def __init__(self, table: str, output: str, run_id: str, config: WriteConfig):
+    def __init__(
+        self,
+        table: str,
+        output: str,
+        run_id: str,
+        config: WriteConfig,
+        progress_dir: str | None = None,
+    ):
         super().__init__()
         if table not in TABLES:
             raise ValueError(f"table must be one of {sorted(TABLES)}, got {table!r}")
         self.table, self.output, self.run_id, self.config = table, output, run_id, config
+        self.progress_dir = progress_dir
 
     def expand(self, pages):
         table, kind, to_row = self.table, self._KINDS[self.table], self._ROWS[self.table]
@@ -234,7 +262,8 @@ class WriteTable(beam.PTransform):
             pages
             | "Key" >> beam.FlatMap(keyed)
             | "Group" >> beam.GroupByKey()
-            | "WriteFiles" >> beam.ParDo(WriteGroupFn(self.output, self.run_id, self.config))
+            | "WriteFiles"
+            >> beam.ParDo(WriteGroupFn(self.output, self.run_id, self.config, self.progress_dir))
         )
 
 
@@ -245,14 +274,23 @@ class WritePartitionedParquet(beam.PTransform):
     file written, for ``CommitRun``. ``pages`` is partitioned by ``crawl_date``/``language``.
     """
 
-    def __init__(self, output: str, run_id: str, config: WriteConfig | None = None):
+    def __init__(
+        self,
+        output: str,
+        run_id: str,
+        config: WriteConfig | None = None,
+        progress_dir: str | None = None,
+    ):
         super().__init__()
         self.output, self.run_id = output, run_id
         self.config = config or WriteConfig()
+        self.progress_dir = progress_dir
 
     def expand(self, pages):
         written = [
-            pages | f"Write_{table}" >> WriteTable(table, self.output, self.run_id, self.config)
+            pages
+            | f"Write_{table}"
+            >> WriteTable(table, self.output, self.run_id, self.config, self.progress_dir)
             for table in TABLES
         ]
         return written | "AllFiles" >> beam.Flatten()

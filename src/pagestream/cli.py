@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     try:
         from pagestream import query
 
-        sub = commands.add_parser("query", help="SQL over the committed runs (DuckDB)", allow_abbrev=False)
+        sub = commands.add_parser(
+            "query", help="SQL over the committed runs (DuckDB)", allow_abbrev=False
+        )
         query.add_arguments(sub)
         sub.set_defaults(handler=query.main)
     except ImportError:  # pragma: no cover - during development only
@@ -61,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     try:
         from pagestream import report
 
-        sub = commands.add_parser("report", help="write an HTML report of the runs", allow_abbrev=False)
+        sub = commands.add_parser(
+            "report", help="write an HTML report of the runs", allow_abbrev=False
+        )
         report.add_arguments(sub)
         sub.set_defaults(handler=report.main)
     except ImportError:  # pragma: no cover
@@ -86,11 +90,11 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
         f"  dead letters   {counts['dead_letter']}",
     ]
     for item in manifest.get("reasons", []):
-        lines.append(
-            f"    {item['table']:<12} {item['stage']}/{item['reason']}: {item['count']}"
-        )
+        lines.append(f"    {item['table']:<12} {item['stage']}/{item['reason']}: {item['count']}")
     if manifest["inputs"].get("skipped_count"):
-        lines.append(f"  skipped files  {manifest['inputs']['skipped_count']} (not an input format)")
+        lines.append(
+            f"  skipped files  {manifest['inputs']['skipped_count']} (not an input format)"
+        )
     if manifest.get("languages"):
         langs = ", ".join(f"{k} {v}" for k, v in list(manifest["languages"].items())[:10])
         lines.append(f"  languages      {langs}")
@@ -101,7 +105,9 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
         topics = ", ".join(f"{k} {v}" for k, v in list(manifest["topics"].items())[:6])
         lines.append(f"  top topics     {topics}")
     lines.append(f"  output         {os.path.abspath(out)}")
-    lines.append(f'  query it       pagestream query {out} "SELECT language, count(*) FROM pages GROUP BY 1"')
+    lines.append(
+        f'  query it       pagestream query {out} "SELECT language, count(*) FROM pages GROUP BY 1"'
+    )
     print("\n".join(lines), file=stream)
 
 
