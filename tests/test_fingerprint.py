@@ -1,0 +1,199 @@
+"""Pure fingerprint functions: normalisers, shingles, MinHash, band keys, config."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pagestream.transforms.fingerprint import (
+    DedupConfig,
+    band_keys,
+    content_hash,
+    estimated_jaccard,
+    fingerprint_tag,
+    lsh_params,
+    minhash,
+    normalise_text,
+    normalise_url,
+    shingle_hashes,
+    shingles,
+    tokens,
+)
+
+VOCAB = [f"word{i}" for i in range(3000)]
+
+
+def article(seed: int, words: int = 300, per_line: int = 30) -> str:
+    rng = random.Random(seed)
+    ws = [rng.choice(VOCAB) for _ in range(words)]
+    return "\n\n".join(" ".join(ws[i : i + per_line]) for i in range(0, words, per_line))
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello, World!", "hello world"),
+        ("  Straße\tSTRASSE \n\n x ", "strasse strasse x"),
+        ("ﬁne — “quoted” ½", "fine quoted 1 2"),  # NFKC: ligature, fraction
+        ("हिन्दी भाषा", "हिन्दी भाषा"),  # combining marks stay inside words
+        ("...!!!", ""),
+        ("", ""),
+    ],
+)
+def test_normalise_text(text, expected):
+    assert normalise_text(text) == expected
+
+
+def test_content_hash_equal_for_equal_normalised_text():
+    assert content_hash("Hello,   world!\n") == content_hash("hello world")
+    assert content_hash("hello world") != content_hash("hello worlds")
+    assert len(content_hash("x")) == 32
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.Example.COM/a/b/", "example.com/a/b"),
+        ("http://example.com:80/a", "example.com/a"),
+        ("https://example.com:443/a", "example.com/a"),
+        ("https://example.com:8443/a", "example.com:8443/a"),
+        (
+            "https://example.com/a?utm_source=x&b=2&a=1&fbclid=z&gclid=q#top",
+            "example.com/a?a=1&b=2",
+        ),
+        ("https://example.com/", "example.com"),
+        ("https://example.com/A/Path", "example.com/A/Path"),  # path case is kept
+        ("https://user:pw@example.com/x", "example.com/x"),
+        ("hard::page.html", "hard::page.html"),
+        ("file:///data/x.txt", "file:///data/x.txt"),
+        ("http://example.com:99999/x", "http://example.com:99999/x"),  # bad port: as read
+        ("", ""),
+    ],
+)
+def test_normalise_url(url, expected):
+    assert normalise_url(url) == expected
+
+
+def test_normalise_url_http_and_https_are_one_page():
+    assert normalise_url("http://example.com/x") == normalise_url("https://www.example.com/x/")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_normalisers_never_raise(text):
+    assert isinstance(normalise_text(text), str)
+    assert isinstance(normalise_url(text), str)
+    assert isinstance(content_hash(text), str)
+    shingles(text, 3, 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.builds(
+        lambda s, h, p, q: f"{s}://{h}{p}?{q}",
+        st.sampled_from(["http", "https", "ftp", ""]),
+        st.text(),
+        st.text(),
+        st.text(),
+    )
+)
+def test_normalise_url_never_raises_on_url_shaped_text(url):
+    assert isinstance(normalise_url(url), str)
+
+
+def test_tokens_split_unspaced_scripts_into_characters():
+    assert tokens("我们的 OK, ภาษา") == ["我", "们", "的", "ok", "ภ", "า", "ษ", "า"]
+
+
+def test_shingles_stay_within_lines_and_skip_short_lines():
+    text = "a b c d\nShare this\ne f g h"
+    assert shingles(text, 3, min_line_words=3) == {"a b c", "b c d", "e f g", "f g h"}
+    assert shingles(text, 3, min_line_words=0) == {"a b c", "b c d", "share this", "e f g", "f g h"}
+
+
+def test_shingles_fall_back_to_whole_text_when_every_line_is_short():
+    assert shingles("a b\nc d", 3, min_line_words=5) == {"a b c", "b c d"}
+    assert shingles("", 3) == set()
+
+
+@pytest.mark.parametrize("text", [article(1), "a b\nc d e f g h\ni", "x", "我们的中文网页内容很好"])
+def test_shingle_hashes_hash_exactly_the_shingle_set(text):
+    for n, min_words in [(1, 0), (3, 0), (5, 5)]:
+        assert len(shingle_hashes(text, n, min_words)) == len(shingles(text, n, min_words))
+
+
+def test_minhash_estimates_jaccard():
+    config = DedupConfig()
+    a = article(7)
+    words = a.split(" ")
+    for i in range(0, len(words), 12):
+        words[i] = "edited"
+    b = " ".join(words)
+    true = jaccard(*(shingles(t, config.shingle_size, config.min_line_words) for t in (a, b)))
+    estimate = estimated_jaccard(minhash(a, config), minhash(b, config))
+    assert 0.2 < true < 0.8
+    assert abs(estimate - true) < 0.12
+
+
+def test_minhash_is_deterministic_and_seeded():
+    config = DedupConfig()
+    sig = minhash(article(3), config)
+    assert sig.dtype == np.uint32 and sig.shape == (128,)
+    assert np.array_equal(sig, minhash(article(3), config))
+    assert not np.array_equal(sig, minhash(article(3), DedupConfig(seed=2)))
+    assert estimated_jaccard(sig, minhash(article(4), config)) < 0.1
+
+
+def test_text_without_words_has_no_signature_and_matches_nothing():
+    config = DedupConfig()
+    empty = minhash("--- !!", config)
+    assert len(empty) == 0
+    assert band_keys(empty, config) == []
+    assert estimated_jaccard(empty, empty) == 0.0
+
+
+def test_band_keys_collide_only_on_equal_bands():
+    config = DedupConfig(bands=4, rows=32)
+    sig = minhash(article(5), config)
+    other = sig.copy()
+    other[0] += 1  # changes band 0 only
+    keys, other_keys = band_keys(sig, config), band_keys(other, config)
+    assert len(keys) == 4 and len(set(keys)) == 4
+    assert [k == o for k, o in zip(keys, other_keys, strict=True)] == [False, True, True, True]
+    assert all(k.startswith(fingerprint_tag(config) + ":") for k in keys)
+    assert fingerprint_tag(config) != fingerprint_tag(DedupConfig(shingle_size=4))
+
+
+def test_config_derives_bands_from_threshold():
+    config = DedupConfig(threshold=0.8)
+    assert (config.bands, config.rows) == lsh_params(0.8, 128)
+    assert config.bands * config.rows <= 128
+    low, high = lsh_params(0.5, 128), lsh_params(0.9, 128)
+    assert low[1] < high[1]  # a higher threshold takes more rows per band
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"threshold": 0.0}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"num_perm": 8}, "num_perm"),
+        ({"shingle_size": 0}, "shingle_size"),
+        ({"bands": 4}, "bands and rows"),
+        ({"bands": 20, "rows": 20}, "bands \\* rows"),
+        ({"max_chars": 10}, "max_chars"),
+        ({"index_shards": 0}, "index_shards"),
+        ({"threshold": "0.8"}, "threshold"),
+    ],
+)
+def test_config_validation_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        DedupConfig(**kwargs)

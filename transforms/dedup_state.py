@@ -1,0 +1,229 @@
+"""The ``--state`` duplicate index: append-only segments of kept pages, committed per run.
+
+Layout (any Beam filesystem: local, ``gs://``, ``s3://``)::
+
+    STATE/index/run_id=<id>/attempt=<token>/part-<shard>-of-<n>.parquet   kept pages of a run
+    STATE/_committed/<id>.json                                           the committed attempt
+
+A run's driver calls ``begin_run`` (new attempt token), the graph writes the attempt with
+``WriteIndexSegment``, and the commit step calls ``commit_run`` after the run's manifest:
+it atomically replaces the marker, then deletes the run's other attempts. Readers
+(``earlier_runs``) only see attempts named by a marker, so a failed run leaves the index as
+it was. Segments hold only the *kept* (``unique``) pages: later runs can only point at kept
+pages (``dedup.py``), so duplicates need no index rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+from apache_beam.io.filesystems import FileSystems
+
+from pagestream.schemas.records import KIND_PAGE
+from pagestream.transforms.fingerprint import (
+    DedupConfig,
+    Fingerprint,
+    fingerprint_page,
+    fingerprint_tag,
+    node_id,
+)
+
+__all__ = [
+    "INDEX_SCHEMA",
+    "CommittedRun",
+    "WriteIndexSegment",
+    "begin_run",
+    "commit_run",
+    "committed_runs",
+    "earlier_runs",
+    "earlier_segments",
+    "index_table",
+    "read_index_segment",
+]
+
+INDEX_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("run_id", pa.string()),
+        ("fetch_time", pa.int64()),  # microseconds since the epoch, as in Page
+        ("content_hash", pa.string()),
+        ("norm_url", pa.string()),
+        ("signature", pa.binary()),  # little-endian uint32[num_perm]
+        ("band_keys", pa.list_(pa.string())),
+        ("fingerprint_tag", pa.string()),
+    ]
+)
+
+
+class CommittedRun(NamedTuple):
+    """A run whose index segment is committed; ``files`` are full paths."""
+
+    run_id: str
+    logical_date: str
+    attempt: str
+    files: tuple[str, ...]
+
+
+def _check_run_id(run_id: str) -> None:
+    bad = not run_id or run_id[0] in "._" or any(c in run_id for c in "/\\\x1f\n*?[")
+    if bad:
+        raise ValueError(
+            f"run_id must be non-empty, not start with '.' or '_', and contain no '/', '\\', "
+            f"wildcards or control characters, got {run_id!r}"
+        )
+
+
+def _attempt_dir(state_dir: str, run_id: str, attempt: str) -> str:
+    return FileSystems.join(state_dir, "index", f"run_id={run_id}", f"attempt={attempt}")
+
+
+def _marker(state_dir: str, run_id: str) -> str:
+    return FileSystems.join(state_dir, "_committed", f"{run_id}.json")
+
+
+def begin_run(state_dir: str, run_id: str) -> str:
+    """A new attempt token for ``run_id``; nothing committed is touched."""
+    _check_run_id(run_id)
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+
+def _match(pattern: str) -> list[str]:
+    return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+
+
+def commit_run(state_dir: str, run_id: str, attempt: str, logical_date: str) -> None:
+    """Makes ``attempt`` the committed index segment of ``run_id``, then drops the others.
+
+    The marker is written to a temporary name and renamed over the old one, so readers see
+    either the previous or the new committed attempt, never a mix.
+    """
+    _check_run_id(run_id)
+    attempt_dir = _attempt_dir(state_dir, run_id, attempt)
+    files = _match(FileSystems.join(attempt_dir, "part-*.parquet"))
+    marker = {
+        "run_id": run_id,
+        "logical_date": logical_date,
+        "attempt": attempt,
+        "files": [path[len(attempt_dir) :].lstrip("/") for path in files],
+    }
+    tmp = FileSystems.join(state_dir, "_committed", f".{run_id}.{attempt}.json.tmp")
+    with FileSystems.create(tmp) as f:
+        f.write(json.dumps(marker, indent=1, sort_keys=True).encode("utf-8"))
+    FileSystems.rename([tmp], [_marker(state_dir, run_id)])
+    run_dir = FileSystems.join(state_dir, "index", f"run_id={run_id}")
+    stale = [p for p in _match(FileSystems.join(run_dir, "attempt=*", "*")) if attempt_dir not in p]
+    if stale:
+        FileSystems.delete(stale)
+
+
+def committed_runs(state_dir: str) -> list[CommittedRun]:
+    """All committed runs, ordered by (logical_date, run_id)."""
+    runs = []
+    for path in _match(FileSystems.join(state_dir, "_committed", "*.json")):
+        with FileSystems.open(path) as f:
+            marker = json.loads(f.read().decode("utf-8"))
+        base = _attempt_dir(state_dir, marker["run_id"], marker["attempt"])
+        files = tuple(FileSystems.join(base, name) for name in marker["files"])
+        runs.append(
+            CommittedRun(marker["run_id"], marker["logical_date"], marker["attempt"], files)
+        )
+    return sorted(runs, key=lambda r: (r.logical_date, r.run_id))
+
+
+def earlier_runs(state_dir: str, run_id: str, logical_date: str) -> list[CommittedRun]:
+    """Committed runs strictly before ``(logical_date, run_id)``, never ``run_id`` itself."""
+    return [
+        r
+        for r in committed_runs(state_dir)
+        if (r.logical_date, r.run_id) < (logical_date, run_id) and r.run_id != run_id
+    ]
+
+
+def earlier_segments(state_dir: str, run_id: str, logical_date: str) -> list[str]:
+    """The committed segment files of the runs ordered before this one, in run order."""
+    return [path for run in earlier_runs(state_dir, run_id, logical_date) for path in run.files]
+
+
+def read_index_segment(path: str, logical_date: str, config: DedupConfig) -> list[Fingerprint]:
+    """The kept pages stored in one segment file, as ``Fingerprint(current=False)``.
+
+    Signatures and band keys written with another fingerprint configuration are dropped
+    (they are not comparable); such pages still match by content hash and URL.
+    """
+    with FileSystems.open(path) as f:
+        table = pq.read_table(pa.BufferReader(f.read()), schema=INDEX_SCHEMA)
+    tag = fingerprint_tag(config)
+    out = []
+    for row in table.to_pylist():
+        same = row["fingerprint_tag"] == tag
+        out.append(
+            Fingerprint(
+                node=node_id(row["run_id"], row["doc_id"], row["source"]),
+                doc_id=row["doc_id"],
+                source=row["source"],
+                run_id=row["run_id"],
+                logical_date=logical_date,
+                fetch_time=row["fetch_time"],
+                content_hash=row["content_hash"],
+                norm_url=row["norm_url"],
+                signature=row["signature"] if same else b"",
+                band_keys=row["band_keys"] if same else [],
+                current=False,
+            )
+        )
+    return out
+
+
+def index_table(fingerprints: Sequence[Fingerprint], tag: str) -> pa.Table:
+    """The segment table of ``fingerprints``, rows sorted by node (deterministic files)."""
+    rows = sorted(fingerprints, key=lambda fp: fp.node)
+    columns = {name: [getattr(fp, name) for fp in rows] for name in INDEX_SCHEMA.names[:-1]}
+    columns["band_keys"] = [list(fp.band_keys) for fp in rows]
+    columns["fingerprint_tag"] = [tag] * len(rows)
+    return pa.Table.from_pydict(columns, schema=INDEX_SCHEMA)
+
+
+def _write_shard(element, directory: str, shards: int, tag: str) -> str:
+    shard, fingerprints = element
+    path = FileSystems.join(directory, f"part-{shard:05d}-of-{shards:05d}.parquet")
+    with FileSystems.create(path) as f:
+        pq.write_table(index_table(list(fingerprints), tag), f, compression="zstd")
+    return path
+
+
+class WriteIndexSegment(beam.PTransform):
+    """``PCollection[Page]`` (after ``MarkDuplicates``) -> ``PCollection[str]`` written paths.
+
+    Writes the kept pages (``kind == "page"``, ``dup_status == "unique"``) of this run to
+    ``STATE/index/run_id=<run_id>/attempt=<attempt>/``, hashed by record into at most
+    ``config.index_shards`` files; the same input gives the same rows in the same files.
+    Nothing becomes visible to other runs before ``commit_run``.
+    """
+
+    def __init__(self, state_dir: str, run_id: str, attempt: str, config: DedupConfig) -> None:
+        super().__init__()
+        _check_run_id(run_id)
+        self._dir = _attempt_dir(state_dir, run_id, attempt)
+        self._config = config
+
+    def expand(self, pages):
+        config, directory = self._config, self._dir
+        shards, tag = config.index_shards, fingerprint_tag(config)
+        return (
+            pages
+            | "Kept" >> beam.Filter(lambda p: p.kind == KIND_PAGE and p.dup_status == "unique")
+            | "Fingerprint" >> beam.Map(lambda p: fingerprint_page(p, config, ""))
+            | "Shard"
+            >> beam.Map(lambda fp: (xxhash.xxh3_64_intdigest(fp.node.encode()) % shards, fp))
+            | "GroupShard" >> beam.GroupByKey()
+            | "WriteShard" >> beam.Map(_write_shard, directory, shards, tag)
+        )

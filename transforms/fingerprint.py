@@ -1,0 +1,382 @@
+"""Fingerprints for duplicate detection: content hash, normalised URL, MinHash and LSH band keys.
+
+Pure functions only; ``MarkDuplicates`` (``dedup.py``) wires them into the graph and
+``dedup_state.py`` stores them across runs.
+
+Guarantees:
+
+* ``content_hash(a) == content_hash(b)`` whenever ``normalise_text(a) == normalise_text(b)``
+  (NFKC, case fold, punctuation and whitespace collapsed).
+* ``minhash`` is deterministic for a given ``DedupConfig`` on every machine and Python version
+  (xxhash of the shingle, datasketch's ``affine32`` permutations from ``config.seed``).
+* Signatures and band keys are only comparable between equal ``fingerprint_tag(config)``; band keys
+  embed the tag so keys of different configurations never collide.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import apache_beam as beam
+import numpy as np
+import regex
+import xxhash
+from datasketch import MinHash
+
+__all__ = [
+    "DedupConfig",
+    "Fingerprint",
+    "band_keys",
+    "content_hash",
+    "estimated_jaccard",
+    "fingerprint_page",
+    "fingerprint_tag",
+    "lsh_params",
+    "minhash",
+    "node_id",
+    "normalise_text",
+    "normalise_url",
+    "shingle_hashes",
+    "shingles",
+    "signature_of",
+    "tokens",
+]
+
+#: Bump when tokenisation/shingling changes: old --state signatures then stop matching.
+FINGERPRINT_VERSION = 1
+
+# `regex` (not `re`) because `re`'s \w drops combining marks (Devanagari vowel signs, ...),
+# which would cut words of many scripts into pieces.
+_NON_WORD = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
+_NON_WORD_BUT_NEWLINE = regex.compile(r"[^\p{L}\p{N}\p{M}\n]+")
+# Scripts written without spaces between words are shingled per character.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_TOKEN = regex.compile(rf"[{_UNSPACED}]|[^\s{_UNSPACED}]+")
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+# Query parameters that only track the visitor; conservative: only well-known names.
+_TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid"}
+    | {"igshid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id"}
+)
+
+
+@functools.lru_cache(maxsize=64)
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Returns ``(bands, rows)`` with ``bands * rows <= num_perm`` for an LSH ``threshold``.
+
+    Minimises the probability mass of missed pairs (similarity >= threshold, weight 0.75) plus
+    wasted candidates (below it, weight 0.25) — the integrals datasketch's ``MinHashLSH`` uses,
+    weighted towards recall because every candidate is verified afterwards. Written here because
+    datasketch keeps that helper private.
+    """
+    step = 1.0 / 2000
+    s = np.arange(0.0, 1.0 + step / 2, step)
+    below, above = s < threshold, s >= threshold
+    best = (np.inf, 1, num_perm)
+    for bands in range(1, num_perm + 1):
+        rows = num_perm // bands
+        p = 1.0 - (1.0 - s**rows) ** bands
+        cost = (0.25 * p[below].sum() + 0.75 * (1.0 - p[above]).sum()) * step
+        best = min(best, (float(cost), bands, rows))
+    return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Thresholds of duplicate detection (built from CLI flags by ``pipelines/options.py``).
+
+    Attributes:
+        threshold: ``--near_dup_threshold``: estimated Jaccard of word-shingle sets at or above
+            which two pages are near duplicates, in (0, 1].
+        num_perm: MinHash permutations, in [16, 1024].
+        bands, rows: LSH banding; ``None`` derives both from ``threshold`` (``lsh_params``).
+            ``bands * rows`` must not exceed ``num_perm``.
+        shingle_size: words per shingle, in [1, 16].
+        min_line_words: lines with fewer words are not shingled (navigation, "Share this",
+            footers); if no line has that many, the whole text is shingled. In [0, 64].
+        max_chars: only the first ``max_chars`` characters are shingled (content_hash covers all).
+        seed: seed of the MinHash permutations.
+        index_shards: files per run in the ``--state`` index, in [1, 4096].
+    """
+
+    threshold: float = 0.7
+    num_perm: int = 128
+    bands: int | None = None
+    rows: int | None = None
+    shingle_size: int = 5
+    min_line_words: int = 5
+    max_chars: int = 100_000
+    seed: int = 1
+    index_shards: int = 8
+
+    def __post_init__(self) -> None:
+        _check_range("threshold", self.threshold, 0.0, 1.0, low_open=True)
+        _check_range("num_perm", self.num_perm, 16, 1024)
+        _check_range("shingle_size", self.shingle_size, 1, 16)
+        _check_range("min_line_words", self.min_line_words, 0, 64)
+        _check_range("max_chars", self.max_chars, 100, 100_000_000)
+        _check_range("seed", self.seed, 0, 2**32 - 1)
+        _check_range("index_shards", self.index_shards, 1, 4096)
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("bands and rows: set both or neither (derived from threshold)")
+        if self.bands is None:
+            bands, rows = lsh_params(self.threshold, self.num_perm)
+            object.__setattr__(self, "bands", bands)
+            object.__setattr__(self, "rows", rows)
+        _check_range("bands", self.bands, 1, self.num_perm)
+        _check_range("rows", self.rows, 1, self.num_perm)
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(
+                f"bands * rows must be <= num_perm ({self.num_perm}), got {self.bands}*{self.rows}"
+            )
+
+
+def _check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number in {'(' if low_open else '['}{low}, {high}]")
+    if (value <= low if low_open else value < low) or value > high:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, case-folded, every run of punctuation/symbols/whitespace turned into one space."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def content_hash(text: str) -> str:
+    """128-bit xxh3 hex digest of ``normalise_text(text)``: equal normalised text, equal hash."""
+    return xxhash.xxh3_128_hexdigest(normalise_text(text).encode("utf-8"))
+
+
+def normalise_url(url: str) -> str:
+    """A URL key for "same page": equal keys mean the same resource for every usual site.
+
+    Drops the scheme (http/https), a leading ``www.``, default ports, user info, the fragment,
+    tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ...) and one trailing slash of the
+    path; lower-cases the host; sorts the query. Path case and other parameters are kept
+    (conservative: they can name different pages). Strings that are not ``scheme://host`` URLs
+    are returned stripped and otherwise unchanged. Never raises.
+    """
+    raw = url.strip()
+    try:
+        parts = urlsplit(raw)
+        host = (parts.hostname or "").rstrip(".")
+        if not parts.scheme or not host:
+            return raw
+        port = parts.port
+    except ValueError:
+        return raw
+    host = host.removeprefix("www.")
+    host = f"[{host}]" if ":" in host else host  # IPv6 literal
+    if port is not None and str(port) != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+    )
+    path = parts.path if parts.path != "/" else ""
+    path = path[:-1] if path.endswith("/") else path
+    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of normalised text; characters of unspaced scripts (Han, Kana, Thai...)."""
+    return _split_tokens(normalise_text(text))
+
+
+def _split_tokens(normalised: str) -> list[str]:
+    # Fast path: every unspaced script starts at or above U+0E00 (Thai).
+    if not normalised or max(normalised) < "\u0e00":
+        return normalised.split()
+    return _TOKEN.findall(normalised)
+
+
+def _normalised_lines(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD_BUT_NEWLINE.sub(" ", "\n".join(folded.splitlines())).split("\n")
+
+
+def _kept_lines(text: str, min_line_words: int) -> list[list[str]]:
+    lines = [t for t in map(_split_tokens, _normalised_lines(text)) if t]
+    kept = [t for t in lines if len(t) >= max(min_line_words, 1)]
+    if not kept and lines:
+        kept = [[tok for line in lines for tok in line]]
+    return kept
+
+
+def shingles(text: str, n: int, min_line_words: int = 0) -> set[str]:
+    """Word ``n``-grams of each line of ``text`` (shingles never span lines).
+
+    Lines with fewer than ``min_line_words`` tokens are skipped, so short boilerplate lines
+    (menus, "Read more", copyright) do not make different pages look alike; if that skips every
+    line, the whole text is shingled as one line. A kept line of at most ``n`` tokens is one
+    shingle. This is the reference definition; ``minhash`` hashes the same set without building
+    the strings.
+    """
+    out: set[str] = set()
+    for toks in _kept_lines(text, min_line_words):
+        if len(toks) <= n:
+            out.add(" ".join(toks))
+        else:
+            out.update(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
+    return out
+
+
+_MIX = np.random.default_rng(0x5EED).integers(0, 2**63, 16, dtype=np.uint64) * np.uint64(2) + 1
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+def shingle_hashes(text: str, n: int, min_line_words: int = 0) -> np.ndarray:
+    """Sorted unique 32-bit hashes of ``shingles(text, n, min_line_words)`` (as ``uint64``).
+
+    Vectorised by hand (numpy) rather than hashing each joined shingle string: tokens are
+    hashed once (xxh3), each window is an odd-multiplier combination of its token hashes,
+    finished with the MurmurHash3 mixer. About 3x cheaper than string shingles + datasketch's
+    per-value ``update_batch``.
+    """
+    kept = _kept_lines(text, min_line_words)
+    if not kept:
+        return np.zeros(0, dtype=np.uint64)
+    vocab: dict[str, int] = {}
+    ids = np.fromiter(
+        (vocab.setdefault(t, len(vocab)) for line in kept for t in line), dtype=np.intp
+    )
+    tok = np.fromiter(
+        (xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in vocab), np.uint64, len(vocab)
+    )[ids]
+    lengths = np.fromiter((len(line) for line in kept), dtype=np.intp, count=len(kept))
+    ends = np.cumsum(lengths)
+    parts = []
+    if len(tok) >= n:
+        width = len(tok) - n + 1
+        acc = np.zeros(width, dtype=np.uint64)
+        for k in range(n):
+            acc += tok[k : k + width] * _MIX[k]
+        line_end = np.repeat(ends, lengths)[:width]  # end of the line each window starts in
+        parts.append(acc[np.arange(width) + n <= line_end])
+    for end, length in zip(ends, lengths, strict=True):
+        if length < n:  # a whole short line is one shingle
+            parts.append(np.array([(tok[end - length : end] * _MIX[:length]).sum()]))
+    hashes = _fmix64(np.concatenate(parts).astype(np.uint64)) >> np.uint64(32)
+    return np.unique(hashes)
+
+
+@functools.lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+def minhash(text: str, config: DedupConfig) -> np.ndarray:
+    """MinHash signature (``uint32[num_perm]``) of ``shingles(text[:max_chars])``.
+
+    Permutations are datasketch's ``affine32`` scheme (``a * h + b mod 2**32``, parameters from
+    ``config.seed``) applied to all shingle hashes at once. An empty array when the text has no
+    words: such pages are never near duplicates of anything (``estimated_jaccard`` gives 0.0).
+    """
+    hashes = shingle_hashes(text[: config.max_chars], config.shingle_size, config.min_line_words)
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=np.uint32)
+    a, b = _permutations(config.num_perm, config.seed)
+    signature = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    for chunk in range(0, len(hashes), 4096):  # bounds the temporary matrix to 2 MB
+        h = hashes[chunk : chunk + 4096].astype(np.uint32)[:, None]
+        np.minimum(signature, (h * a + b).min(axis=0), out=signature)
+    return signature
+
+
+def fingerprint_tag(config: DedupConfig) -> str:
+    """Short id of everything that makes signatures and band keys comparable."""
+    spec = (
+        f"v{FINGERPRINT_VERSION}/{config.num_perm}/{config.seed}/{config.shingle_size}/"
+        f"{config.min_line_words}/{config.max_chars}/{config.bands}x{config.rows}"
+    )
+    return xxhash.xxh32_hexdigest(spec.encode("utf-8"))
+
+
+def band_keys(signature: np.ndarray, config: DedupConfig) -> list[str]:
+    """One LSH key per band, ``"<tag>:<band>:<hash of the band's rows>"``; none if empty."""
+    if len(signature) != config.num_perm:
+        return []
+    tag = fingerprint_tag(config)
+    sig = np.ascontiguousarray(signature, dtype="<u4")
+    r = config.rows
+    return [
+        f"{tag}:{b}:{xxhash.xxh3_64_hexdigest(sig[b * r : (b + 1) * r].tobytes())}"
+        for b in range(config.bands)
+    ]
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of equal MinHash values; 0.0 if either is empty or their lengths differ."""
+    if len(a) == 0 or len(a) != len(b):
+        return 0.0
+    return float(np.count_nonzero(np.asarray(a) == np.asarray(b))) / len(a)
+
+
+class Fingerprint(NamedTuple):
+    """What duplicate detection knows of one page (of this run or of an earlier committed run).
+
+    ``node`` identifies the record across runs (run id, doc_id and source: the same input read
+    by two runs gives two nodes). ``signature`` is little-endian ``uint32[num_perm]``, empty when
+    the page has no words or was fingerprinted with another configuration.
+    """
+
+    node: str
+    doc_id: str
+    source: str
+    run_id: str
+    logical_date: str
+    fetch_time: int | None
+    content_hash: str
+    norm_url: str
+    signature: bytes
+    band_keys: Sequence[str]
+    current: bool
+
+
+def node_id(run_id: str, doc_id: str, source: str) -> str:
+    """Unique id of a record in a run (``\\x1f``-joined: no such byte in ids or paths)."""
+    return f"{run_id}\x1f{doc_id}\x1f{source}"
+
+
+def fingerprint_page(page, config: DedupConfig, logical_date: str, *, current: bool = True):
+    """The ``Fingerprint`` of a ``Page`` (its ``text``, ``url``, ids and ``fetch_time``)."""
+    signature = minhash(page.text, config)
+    return Fingerprint(
+        node=node_id(page.run_id, page.doc_id, page.source),
+        doc_id=page.doc_id,
+        source=page.source,
+        run_id=page.run_id,
+        logical_date=logical_date,
+        fetch_time=page.fetch_time,
+        content_hash=content_hash(page.text),
+        norm_url=normalise_url(page.url),
+        signature=signature.astype("<u4").tobytes(),
+        band_keys=band_keys(signature, config),
+        current=current,
+    )
+
+
+def signature_of(fp: Fingerprint) -> np.ndarray:
+    """The signature of ``fp`` as ``uint32`` array (empty if none)."""
+    return np.frombuffer(fp.signature, dtype="<u4")
+
+
+beam.coders.registry.register_coder(Fingerprint, beam.coders.RowCoder)
