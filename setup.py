@@ -34,6 +34,9 @@ INSTALL_REQUIRES = [
     "rich>=13",
     "matplotlib>=3.7",
     "pyyaml>=6",
+    # Topic lexicons match on Snowball stems; PyStemmer is its C implementation (same stems).
+    "snowballstemmer>=2.2",
+    "PyStemmer>=2.2",
 ]
 
 EXTRAS = {
