@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
@@ -22,14 +23,19 @@ DIGEST = "https://science-digest.example.net/2019/10/neanderthal-birch-tar-flint
 
 def _pages(out):
     dataset = ds.dataset(
-        out / "pages", format="parquet", partitioning=ds.partitioning(PAGES_PARTITIONING, flavor="hive")
+        out / "pages",
+        format="parquet",
+        partitioning=ds.partitioning(PAGES_PARTITIONING, flavor="hive"),
     )
     return sorted(dataset.to_table().to_pylist(), key=lambda r: r["doc_id"])
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
 @pytest.fixture(scope="module")
 def mixed_run(tmp_path_factory):
-    shared = pytest.importorskip("conftest").SHARED
+    shared = SHARED
     if not shared.is_dir():
         pytest.skip("development data not found")
     out = tmp_path_factory.mktemp("mixed") / "out"
@@ -44,10 +50,12 @@ def test_every_record_of_every_format_is_accounted_for(mixed_run):
     manifest = json.loads((out / "_runs" / "m1.json").read_text())
     counts = manifest["counts"]
     assert counts == {"records_read": 14, "pages": 14, "rejected": 0, "dead_letter": 0}
-    assert manifest["inputs"]["skipped"] == [str(pytest.importorskip("conftest").SHARED / "mixed" / "MANIFEST.md")]
+    assert manifest["inputs"]["skipped"] == [str(SHARED / "mixed" / "MANIFEST.md")]
     per_file = manifest["per_file"]
     assert sum(f["read"] for f in per_file.values()) == 14
-    assert all(f["read"] == f["pages"] + f["rejected"] + f["dead_letter"] for f in per_file.values())
+    assert all(
+        f["read"] == f["pages"] + f["rejected"] + f["dead_letter"] for f in per_file.values()
+    )
     assert {name.rsplit("/", 1)[1]: f["read"] for name, f in per_file.items()}["feed.jsonl"] == 7
 
     rows = _pages(out)
@@ -132,6 +140,18 @@ def test_cli_runs_the_bundled_sample(tmp_path):
     counts = manifest["counts"]
     assert counts["records_read"] == counts["pages"] + counts["rejected"] + counts["dead_letter"]
     assert manifest["options"]["input"] == [sample_dir()]
-    # Five seeds + 16 WARC pages + 3 JSONL copies + 1 HTML copy.
-    assert counts["records_read"] == 25
-    assert manifest["dup_status"].get("exact", 0) >= 4
+    # Five seeds + 16 WARC pages + 3 JSONL copies + 1 HTML copy; nothing fails.
+    assert counts["records_read"] == 25 and counts["dead_letter"] == 0
+    # Every JSONL/HTML copy shares the fate of its WARC original: both rejected, or one kept
+    # and the other an exact duplicate of it.
+    con = duckdb.connect()
+    fates = con.execute(
+        f"""SELECT content_hash, list(dup_status ORDER BY dup_status) FROM read_parquet('{out}/pages/**/*.parquet',
+            hive_partitioning=true) GROUP BY 1 HAVING count(*) > 1"""
+    ).fetchall()
+    rejected = con.execute(
+        f"SELECT url, count(*) FROM '{out}/rejected/*.parquet' GROUP BY url HAVING count(*) > 1"
+    ).fetchall()
+    assert all(statuses == ["exact", "unique"] for _, statuses in fates)
+    assert len(fates) + len(rejected) == 4
+    assert manifest["dup_status"]["exact"] == len(fates)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,8 +76,17 @@ def doc_id(url: str, text: str) -> str:
     return hashlib.blake2b(f"{url}\n{text}".encode(), digest_size=16).hexdigest()
 
 
+#: Han ideographs and kana: scripts written without spaces, where one character is counted
+#: as one word (a whitespace split would count a whole Chinese paragraph as one word).
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def word_count(text: str) -> int:
-    return len(text.split())
+    """Whitespace-separated words, plus one per Han or kana character."""
+    unspaced = len(_UNSPACED.findall(text))
+    if not unspaced:
+        return len(text.split())
+    return unspaced + len(_UNSPACED.sub(" ", text).split())
 
 
 @functools.lru_cache(maxsize=1)

@@ -312,16 +312,15 @@ def _read_warc(path: str) -> Iterator[RawPage]:
         iterator = ArchiveIterator(stream, no_record_parse=False)
         try:
             for record in iterator:
-                offset = iterator.get_record_offset()
-                source = f"{path}#{offset}"
                 try:
-                    page = _warc_page(record, source)
+                    page = _warc_page(record, path)
                 except Exception as exc:  # one bad record, not a bad file
                     url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                    yield dead_raw(url, source, STAGE, "bad_record", exc)
-                    continue
+                    page = dead_raw(url, path, STAGE, "bad_record", exc)
+                # The offset is known only once the record's content has been read.
+                offset = iterator.get_record_offset()
                 if page is not None:
-                    yield page
+                    yield page._replace(source=f"{path}#{offset}")
         except Exception as exc:  # a cut or corrupt file: keep what came before it
             yield dead_raw(
                 "", f"{path}#{offset}", STAGE, "truncated", exc,
