@@ -1,0 +1,182 @@
+"""The pipeline on a real local Dask cluster (a scheduler and two single-thread worker processes)
+gives the DirectRunner's rows, and both workers run pipeline tasks.
+
+Offline: the cluster listens on 127.0.0.1 on free ports, with no dashboard.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+WORKERS = 2
+START_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 420
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+
+def _compare_outputs():
+    spec = importlib.util.spec_from_file_location("compare_outputs", DEPLOY / "compare_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    # The same interpreter as the tests, so the workers import this pagestream checkout.
+    # A new session per process: the finalizer stops exactly these process groups (nanny + worker).
+    return subprocess.Popen(
+        [sys.executable, "-m", "dask", *args],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in reversed(processes):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the dask scheduler did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """``(address, client)`` of a scheduler with two ``--nthreads 1`` worker processes."""
+    workdir = tmp_path_factory.mktemp("dask")
+    scheduler_file = workdir / "scheduler.json"
+    processes: list[subprocess.Popen] = []
+    client = None
+    try:
+        log = workdir / "scheduler.log"
+        processes.append(
+            _start(
+                ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(scheduler_file)],
+                log,
+            )
+        )  # fmt: skip
+        _wait_for_file(scheduler_file, processes[0], log)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for n in range(WORKERS):
+            processes.append(
+                _start(
+                    ["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+                     "--no-dashboard", "--name", f"worker-{n}",
+                     "--local-directory", str(workdir / f"worker-{n}")],
+                    workdir / f"worker-{n}.log",
+                )
+            )  # fmt: skip
+        client = distributed.Client(address, timeout=START_TIMEOUT_S)
+        client.wait_for_workers(WORKERS, timeout=START_TIMEOUT_S)
+        yield address, client
+    finally:
+        if client is not None:
+            client.close()
+        _stop(processes)
+
+
+def _side_input_steps(output: Path) -> list[str]:
+    """Steps of the batch graph that read a side input (the DaskRunner recomputes a side input's
+    whole upstream graph inside every task that reads it, re-pickling DoFns after setup())."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.pipeline import PipelineVisitor
+
+    from pagestream.cli import _parser, sample_dir
+    from pagestream.pipelines import batch
+    from pagestream.pipelines.options import parse_run_args
+
+    argv = ["run", "--input", str(SHARED / "mixed"), "--output", str(output), "--run_id", "probe"]
+    args, rest = _parser().parse_known_args(argv)
+    plan = batch.plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
+    pipeline = beam.Pipeline(options=PipelineOptions(rest))
+    batch.build(pipeline, plan)
+    found = []
+
+    class Visitor(PipelineVisitor):
+        def visit_transform(self, node):
+            if node.side_inputs:
+                found.append(node.full_label)
+
+    pipeline.visit(Visitor())
+    return found
+
+
+def _pipeline_tasks_per_worker(task_stream: list[dict]) -> Counter:
+    """Tasks that ran a Beam DoFn bundle (``apply_dofn_to_bundle``), per worker address."""
+    counts: Counter = Counter()
+    for task in task_stream:
+        key = task["key"][0] if isinstance(task["key"], tuple) else task["key"]
+        if "apply_dofn_to_bundle" in str(key):
+            counts[task["worker"]] += 1
+    return counts
+
+
+def test_dask_cluster_gives_the_direct_runners_rows(dask_cluster, tmp_path):
+    if not (SHARED / "mixed").is_dir():
+        pytest.skip(f"development data not found at {SHARED}")
+    side_inputs = _side_input_steps(tmp_path / "probe")
+    if side_inputs:
+        pytest.xfail(
+            f"the graph reads side inputs at {side_inputs}: on the DaskRunner each task reading one "
+            "recomputes its whole upstream graph and fails to pickle DoFns after setup() "
+            "(see the join-by-site proposal for transforms/extract.py)"
+        )
+    from pagestream.cli import main
+
+    address, client = dask_cluster
+    common = ["--input", str(SHARED / "mixed"), "--logical_date", "2024-05-01", "--quiet"]
+    direct_out, dask_out = tmp_path / "direct", tmp_path / "dask"
+    assert main(["run", *common, "--output", str(direct_out), "--run_id", "direct"]) == 0
+
+    with distributed.get_task_stream(client) as stream:
+        finished = subprocess.run(
+            [sys.executable, "-m", "pagestream.cli", "run", *common,
+             "--output", str(dask_out), "--run_id", "dask",
+             f"--runner={DASK_RUNNER}", "--dask_client_address", address,
+             "--dask_npartitions", "2"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+    compare = _compare_outputs()
+    assert compare.compare_runs(str(direct_out), "direct", str(dask_out), "dask") == []
+    rows, manifest = compare.load_rows(str(dask_out), "dask")
+    assert manifest["runner"].endswith("DaskRunner")
+    # mixed/ holds one exact and one near duplicate (its MANIFEST.md); they must be marked.
+    assert Counter(row["dup_status"] for row in rows["pages"]) == {
+        "unique": 12,
+        "exact": 1,
+        "near": 1,
+    }
+
+    per_worker = _pipeline_tasks_per_worker(stream.data)
+    workers = set(client.scheduler_info()["workers"])
+    assert set(per_worker) == workers, f"DoFn bundles ran on {dict(per_worker)}, workers {workers}"

@@ -1,0 +1,63 @@
+"""The DirectRunner with two worker processes gives the same rows as with one process.
+
+Whether it actually uses both cores is a benchmark matter (benchmarks/scaling.py); this checks
+equality only: same rows sorted by doc_id (every column but the run id), same duplicate marks,
+same manifest counts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def _compare_outputs():
+    spec = importlib.util.spec_from_file_location("compare_outputs", DEPLOY / "compare_outputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_processes_give_the_rows_of_one(tmp_path):
+    if not (SHARED / "mixed").is_dir():
+        pytest.skip(f"development data not found at {SHARED}")
+    from pagestream.cli import main
+
+    common = ["--input", str(SHARED / "mixed"), "--logical_date", "2024-05-01", "--quiet"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["run", *common, "--output", str(one), "--run_id", "one"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *common,
+                "--output",
+                str(two),
+                "--run_id",
+                "two",
+                "--direct_num_workers",
+                "2",
+                "--direct_running_mode",
+                "multi_processing",
+            ]
+        )  # fmt: skip
+        == 0
+    )
+    compare = _compare_outputs()
+    assert compare.compare_runs(str(one), "one", str(two), "two") == []
+    rows, manifest = compare.load_rows(str(two), "two")
+    assert manifest["counts"]["records_read"] == 14
+    # mixed/ holds one exact and one near duplicate (its MANIFEST.md); they must be marked.
+    assert Counter(row["dup_status"] for row in rows["pages"]) == {
+        "unique": 12,
+        "exact": 1,
+        "near": 1,
+    }
+    marked = [row for row in rows["pages"] if row["dup_status"] != "unique"]
+    assert all(row["dup_run"] == "<this run>" and row["dup_of"] for row in marked)
