@@ -26,7 +26,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DS, DS_NODASH = "2024-05-01", "20240501"
 
 
