@@ -86,15 +86,18 @@ def norm(value: str | list[str] | None) -> str:
 
 
 def meta_rates(truth: list[dict], predicted: dict[str, dict]) -> list[str]:
-    """Per field: exact (normalised) and loose (one contains the other) match rates where the
-    annotation is present, and how often an annotated absence is predicted absent."""
+    """Per field, on the annotated pages: exact (normalised) and loose (one contains the other)
+    match rates where a value is annotated; how often an annotated absence is predicted absent;
+    and precision, the share of predicted values that match exactly (absent annotation = wrong).
+    """
     lines = []
     for field in FIELDS:
-        present = exact = loose = absent = absent_ok = 0
+        present = exact = loose = absent = absent_ok = predicted_n = 0
         for item in truth:
             if "meta" not in item:
                 continue
             gold, got = norm(item["meta"].get(field)), norm(predicted[item["url"]].get(field))
+            predicted_n += bool(got)
             if not gold:
                 absent += 1
                 absent_ok += not got
@@ -104,8 +107,9 @@ def meta_rates(truth: list[dict], predicted: dict[str, dict]) -> list[str]:
             loose += bool(got) and (gold in got or got in gold)
         lines.append(
             f"  {field:7s} annotated {present:3d}: exact {exact / max(present, 1):6.1%}  "
-            f"loose {loose / max(present, 1):6.1%}   annotated absent {absent:3d}: "
-            f"predicted absent {absent_ok / max(absent, 1):6.1%}"
+            f"loose {loose / max(present, 1):6.1%} | annotated absent {absent:3d}: "
+            f"predicted absent {absent_ok / max(absent, 1):6.1%} | "
+            f"precision {exact / max(predicted_n, 1):6.1%} of {predicted_n} predicted"
         )
     return lines
 

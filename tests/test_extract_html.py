@@ -151,7 +151,7 @@ def test_decode_html_undeclared_latin1_is_not_mojibake() -> None:
     assert FR in text
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     payload=st.binary(max_size=3000),
     declared=st.one_of(
@@ -192,7 +192,7 @@ HEAD_PIECES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(HEAD_PIECES) | st.text(max_size=4), max_size=60).map("".join))
 def test_head_scans_never_raise(html: str) -> None:
     lang = html_lang(html)
@@ -276,6 +276,7 @@ def test_canonical_url_and_lang_on_real_pages() -> None:
         ("max_page_bytes", 2_000_000_000),
         ("timeout_s", 0),
         ("timeout_s", 7200),
+        ("timeout_s", "10"),
         ("focus", "speed"),
         ("isolation", "sometimes"),
         ("on_limit", "ignore"),
@@ -348,6 +349,19 @@ def test_fallback_extract_keeps_visible_blocks_only() -> None:
     assert fallback_extract(html) == Extracted(
         "a bold word\n\nnext\n\none\n\ntwo", "T", None, None, "fallback"
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["<p>", "</p>", "<div", ">", "<script>", "<!--", "\x00", "é"])
+        | st.text(max_size=5),
+        max_size=40,
+    ).map("".join)
+)
+def test_fallback_extract_never_raises(html: str) -> None:
+    got = fallback_extract(html, max_chars=1_000)
+    assert got.extractor == "fallback" and "\n\n\n" not in got.text
 
 
 def test_fallback_extract_reads_a_bounded_prefix() -> None:

@@ -11,7 +11,9 @@ no inter-process round trip. The Beam composite ``ExtractText`` lives in ``extra
 Settings were chosen on ``shared/data/extraction-dev`` with ``benchmarks/extraction_eval.py``:
 ``include_comments=False`` (trafilatura's own benchmark setting) scores F1 0.9163 against
 0.9121 for ``trafilatura.extract`` defaults; ``favor_precision`` 0.9128, ``favor_recall``
-0.9111, ``fast`` 0.9075, precision without comments 0.9157, no tables 0.9116.
+0.9111, ``fast`` 0.9075, precision without comments 0.9157, no tables 0.9116. Metadata costs
+~40 % more time per page (one parse, but htmldate and the metadata XPaths); title, author and
+date match the annotations exactly on 63 %, 58 % and 81 % of annotated pages.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ class ExtractConfig:
         include_tables: keep table text.
         fast: skip trafilatura's fallback extractors (faster, lower recall).
         with_metadata: extract title, author and date (same parse as the text).
-        extensive_date_search: let htmldate search the page text for dates, not only markup.
+        extensive_date_search: let htmldate also guess dates from the page text. Off: on
+            extraction-dev it finds 4 % fewer annotated dates (80.7 vs 84.7 %) but invents far
+            fewer (precision 77.6 vs 73.5 %; dateless pages left dateless 45 vs 2 %).
         latest_date: newest publication date accepted (``YYYY-MM-DD``); ``None`` means today,
             which makes dates depend on the run day, so pipelines pass ``--logical_date``.
         isolation: ``auto`` runs only pages that :func:`needs_isolation` flags in the killable
@@ -94,7 +98,7 @@ class ExtractConfig:
     include_tables: bool = True
     fast: bool = False
     with_metadata: bool = True
-    extensive_date_search: bool = True
+    extensive_date_search: bool = False
     latest_date: str | None = None
     isolation: str = "auto"
     isolate_above_chars: int = 1_000_000
@@ -104,7 +108,7 @@ class ExtractConfig:
 
     def __post_init__(self) -> None:
         _check_range("max_page_bytes", self.max_page_bytes, 1_000, 1_000_000_000)
-        if not 0 < self.timeout_s <= 3600:
+        if not isinstance(self.timeout_s, (int, float)) or not 0 < self.timeout_s <= 3600:
             raise ValueError(f"timeout_s must be in (0, 3600] seconds, got {self.timeout_s!r}")
         _check_choice("focus", self.focus, ("balanced", "precision", "recall"))
         _check_choice("isolation", self.isolation, ("auto", "always", "never"))
@@ -419,6 +423,7 @@ _BLOCK_TAGS = (
     *("figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li"),
     *("main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"),
 )
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _FALLBACK_PARSER = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 
 
@@ -428,7 +433,7 @@ def fallback_extract(html: str, max_chars: int = 1_000_000) -> Extracted:
     No boilerplate removal: navigation and footers stay in, so this is for pages trafilatura
     cannot be trusted with (too large, too slow), marked ``extractor="fallback"``.
     """
-    prefix = html[:max_chars]
+    prefix = _XML_INVALID.sub("", html[:max_chars])  # lxml refuses them in text it is given
     try:
         root = lxml.html.document_fromstring(prefix.encode("utf-8", "replace"), _FALLBACK_PARSER)
     except (lxml.etree.ParserError, ValueError):
