@@ -24,6 +24,7 @@ INSTALL_REQUIRES = [
     "trafilatura>=2.0,<3",
     # trafilatura 2.x with lxml >= 5.2 fails to import without it.
     "lxml_html_clean>=0.4",
+    "charset-normalizer>=3",
     # language.py reuses langdetect internals (profiles, n-gram extraction): pin it.
     "langdetect==1.0.9",
     "babel>=2.16",

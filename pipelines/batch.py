@@ -98,7 +98,10 @@ def _configs(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConf
         text = TextConfig(
             min_words=options.min_words,
             extract=ExtractConfig(
-                max_page_bytes=options.max_page_bytes, timeout_s=options.extract_timeout
+                max_page_bytes=options.max_page_bytes,
+                timeout_s=options.extract_timeout,
+                # htmldate rejects dates after this one: the slot's date keeps reruns identical.
+                latest_date=options.logical_date,
             ),
         )
         language_kwargs = {"languages": options.languages}

@@ -36,8 +36,7 @@ from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract_html import (
     BoundedExtractor,
     ExtractConfig,
-    ExtractionTimeout,
-    PageTooLarge,
+    ExtractionError,
     html_lang,
 )
 from pagestream.transforms.progress import Heartbeat
@@ -194,13 +193,9 @@ class ExtractFn(beam.DoFn):
         started = time.perf_counter()
         try:
             result = self.extractor.extract(raw.html, raw.url)
-        except PageTooLarge as exc:
+        except ExtractionError as exc:  # too large, timeout, extractor crashed: exc.reason says
             self.failed.inc()
-            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "too_large", exc)
-            return
-        except ExtractionTimeout as exc:
-            self.failed.inc()
-            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "timeout", exc)
+            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, exc.reason, exc)
             return
         except Exception as exc:  # a parser bug on one page must not kill the run
             self.failed.inc()
