@@ -5,8 +5,8 @@
 1. ``ExtractFn`` parses HTML with trafilatura (bounded in size and time, see
    ``extract_html.BoundedExtractor``) or takes plain text as it is;
 2. ``SiteStats`` counts, per site, the lines that repeat over many of its pages (computed in
-   the graph, so it works on any number of workers);
-3. ``FinishTextFn`` removes boilerplate lines (all line rules for plain text; only the site's
+   the graph, so it works on any number of workers), joined to the site's pages by key;
+3. ``finish_text`` removes boilerplate lines (all line rules for plain text; only the site's
    repeated lines for trafilatura output), applies ``--min_words`` and sets ``doc_id``.
 """
 
@@ -16,6 +16,7 @@ import functools
 import hashlib
 import re
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,9 +41,17 @@ from pagestream.transforms.extract_html import (
     html_lang,
 )
 from pagestream.transforms.progress import Heartbeat
-from pagestream.transforms.site_stats import SiteStats, repeated_by_site
+from pagestream.transforms.site_stats import SiteStats
 
-__all__ = ["ExtractText", "TextConfig", "crawl_date", "doc_id", "registered_domain", "word_count"]
+__all__ = [
+    "ExtractText",
+    "TextConfig",
+    "crawl_date",
+    "doc_id",
+    "finish_text",
+    "registered_domain",
+    "word_count",
+]
 
 STAGE = "extract"
 
@@ -217,48 +226,51 @@ class ExtractFn(beam.DoFn):
         yield page
 
 
-class FinishTextFn(beam.DoFn):
-    """Removes boilerplate lines, applies min_words and sets doc_id and word_count."""
+def finish_text(page: Page, repeated: frozenset[str], config: TextConfig) -> Page:
+    """Removes boilerplate lines, applies ``min_words``, sets ``doc_id`` and ``word_count``.
 
-    def __init__(self, config: TextConfig):
-        self.config = config
-        self.too_short = Metrics.counter(STAGE, "filtered:too_short")
-        self._repeated_source = None
-        self._repeated: dict[str, frozenset[str]] = {}
+    Plain-text pages get every line rule (``clean_text``); text that trafilatura extracted
+    loses only the lines its site repeats on many pages (``remove_repeated_lines``).
+    """
+    started = time.perf_counter()
+    try:
+        if page.extractor == "plaintext":
+            text = clean_text(page.text, repeated, config.clean).text
+        else:
+            text = remove_repeated_lines(page.text, repeated)
+    except Exception as exc:
+        return dead_page(page, STAGE, "cleaning_error", exc)
+    words = word_count(text)
+    page = page._replace(
+        text=text,
+        word_count=words,
+        doc_id=doc_id(page.url, text),
+        extract_ms=page.extract_ms + (time.perf_counter() - started) * 1000,
+    )
+    if words < config.min_words:
+        Metrics.counter(STAGE, "filtered:too_short").inc()
+        page = page._replace(kind=KIND_REJECTED, stage=STAGE, reason="too_short")
+    return page
 
-    def _repeated_for(self, pairs) -> dict[str, frozenset[str]]:
-        if pairs is not self._repeated_source:
-            self._repeated = repeated_by_site(pairs)
-            self._repeated_source = pairs
-        return self._repeated
 
-    def process(self, page: Page, repeated_pairs) -> Iterator[Page]:
-        if page.kind != KIND_PAGE:
-            yield page
-            return
-        started = time.perf_counter()
-        try:
-            repeated = self._repeated_for(repeated_pairs).get(
-                site_of(page.url, page.source), frozenset()
-            )
-            if page.extractor == "plaintext":
-                text = clean_text(page.text, repeated, self.config.clean).text
-            else:
-                text = remove_repeated_lines(page.text, repeated)
-        except Exception as exc:
-            yield dead_page(page, STAGE, "cleaning_error", exc)
-            return
-        words = word_count(text)
-        page = page._replace(
-            text=text,
-            word_count=words,
-            doc_id=doc_id(page.url, text),
-            extract_ms=page.extract_ms + (time.perf_counter() - started) * 1000,
-        )
-        if words < self.config.min_words:
-            self.too_short.inc()
-            page = page._replace(kind=KIND_REJECTED, stage=STAGE, reason="too_short")
-        yield page
+#: Pages of one site are spread over this many keys when joined with the site's repeated
+#: lines, so one huge site does not land on one worker.
+SITE_SHARDS = 16
+
+
+def _keyed_by_site_shard(page: Page) -> Iterator[tuple[tuple[str, int], Page]]:
+    if page.kind == KIND_PAGE:
+        shard = zlib.crc32(page.source.encode()) % SITE_SHARDS
+        yield (site_of(page.url, page.source), shard), page
+
+
+def _lines_to_shards(
+    site_lines: tuple[str, list[str]],
+) -> Iterator[tuple[tuple[str, int], list[str]]]:
+    site, keys = site_lines
+    keys = sorted(keys)
+    for shard in range(SITE_SHARDS):
+        yield (site, shard), keys
 
 
 def _site_and_text(page: Page) -> Iterator[tuple[str, str]]:
@@ -285,14 +297,31 @@ class ExtractText(beam.PTransform):
         self.logical_date = logical_date
 
     def expand(self, raw_pages):
+        config = self.config
         extracted = raw_pages | "Extract" >> beam.ParDo(
-            ExtractFn(self.config.extract, self.run_id, self.logical_date, self.progress_dir)
+            ExtractFn(config.extract, self.run_id, self.logical_date, self.progress_dir)
         )
+        # The repeated lines of each site are joined to its pages by key (CoGroupByKey), not
+        # passed as a side input: side inputs are recomputed per task on the DaskRunner and
+        # grow with the crawl.
         repeated = (
             extracted
             | "SiteAndText" >> beam.FlatMap(_site_and_text)
-            | "SiteStats" >> SiteStats(min_pages=self.config.site_min_pages)
+            | "SiteStats" >> SiteStats(min_pages=config.site_min_pages)
+            | "LinesBySite" >> beam.GroupByKey()
+            | "ToShards" >> beam.FlatMap(_lines_to_shards)
         )
-        return extracted | "FinishText" >> beam.ParDo(
-            FinishTextFn(self.config), beam.pvalue.AsList(repeated)
+        pages = extracted | "KeyBySite" >> beam.FlatMap(_keyed_by_site_shard)
+        finished = (
+            {"pages": pages, "repeated": repeated}
+            | "JoinSiteLines" >> beam.CoGroupByKey()
+            | "FinishText"
+            >> beam.FlatMap(
+                lambda joined: [
+                    finish_text(page, frozenset(sum(joined[1]["repeated"], [])), config)
+                    for page in joined[1]["pages"]
+                ]
+            )
         )
+        others = extracted | "NotPages" >> beam.Filter(lambda page: page.kind != KIND_PAGE)
+        return (finished, others) | "AllRecords" >> beam.Flatten()
