@@ -381,8 +381,8 @@ class StreamLoop:
 
     def status(self) -> str:
         """The progress line: pages/s, files waiting, the running batch, the last commit."""
-        rate = self.session["records"] / self.busy_s if self.busy_s else 0.0
-        parts = [f"{rate:.1f} records/s", f"{self.waiting} files waiting"]
+        rate = self.session["pages"] / self.busy_s if self.busy_s else 0.0
+        parts = [f"{rate:.1f} pages/s", f"{self.waiting} files waiting"]
         running = self.running
         if running:
             beats = read_progress(progress_dir(staging_dir(self.options.output, running)))
