@@ -42,7 +42,7 @@ from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
 from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
 
-__all__ = ["RunPlan", "build", "plan_run", "run"]
+__all__ = ["RunPlan", "build", "configs_for", "plan_run", "run"]
 
 LOG = logging.getLogger("pagestream")
 
@@ -93,7 +93,7 @@ def check_output_writable(output: str, run_id: str) -> None:
         raise OptionsError(f"--output {output}: cannot write there ({exc})") from exc
 
 
-def _configs(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConfig, TopicConfig]:
+def configs_for(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConfig, TopicConfig]:
     try:
         text = TextConfig(
             min_words=options.min_words,
@@ -130,7 +130,7 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
     Raises:
         OptionsError: a bad option, a missing input or an unwritable output.
     """
-    text, language, dedup, topics = _configs(options)
+    text, language, dedup, topics = configs_for(options)
     try:
         files, skipped = expand_inputs(options.inputs)
     except InputError as exc:

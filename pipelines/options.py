@@ -88,7 +88,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--run_id",
         metavar="ID",
-        help="run id (default: UTC timestamp); rerunning an id replaces it",
+        help="run id (default: UTC timestamp; 'stream' with --streaming); rerunning an id replaces it",
     )
     add("--logical_date", metavar="YYYY-MM-DD", help="the schedule slot's date (default today)")
     add(
@@ -247,7 +247,9 @@ def parse_run_args(
         inputs = [sample_dir]
     elif isinstance(inputs, str):
         inputs = [inputs]
-    run_id = str(values.get("run_id") or default_run_id(now))
+    # A stream keeps one base id across restarts; its micro-batches are <run_id>-<seq>.
+    default_id = "stream" if values.get("streaming") else default_run_id(now)
+    run_id = str(values.get("run_id") or default_id)
     if not RUN_ID.match(run_id):
         raise OptionsError(
             f"--run_id {run_id!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"

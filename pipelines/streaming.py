@@ -453,7 +453,7 @@ def run_unbounded(options: RunOptions, beam_args: list[str]) -> int:
     """
     from pagestream.transforms.streaming import ProcessStream, StreamConfig, WatchFiles
 
-    text, language, dedup, topics = batch._configs(options)
+    text, language, dedup, topics = batch.configs_for(options)
     beam_options = PipelineOptions(beam_args)
     beam_options.view_as(StandardOptions).streaming = True
     try:
