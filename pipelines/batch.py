@@ -11,6 +11,8 @@ The graph (DESIGN.md)::
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -93,6 +95,26 @@ def check_output_writable(output: str, run_id: str) -> None:
         raise OptionsError(f"--output {output}: cannot write there ({exc})") from exc
 
 
+def warn_if_disk_is_short(output: str, input_bytes: int) -> None:
+    """Warns (stderr) when a local output has less free space than half the input size.
+
+    Output is mostly smaller than the input (text only, zstd), so this is a warning, not an
+    error; a run that does fill the disk fails with a one-line message and commits nothing.
+    """
+    if FileSystems.get_scheme(output) is not None:
+        return
+    path = os.path.abspath(output)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    free = shutil.disk_usage(path).free
+    if free < input_bytes / 2:
+        print(
+            f"pagestream run: warning: {free / 1e6:.0f} MB free at --output {output}, inputs are "
+            f"{input_bytes / 1e6:.0f} MB; the run may fill the disk",
+            file=sys.stderr,
+        )
+
+
 def configs_for(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConfig, TopicConfig]:
     try:
         text = TextConfig(
@@ -142,6 +164,7 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
             options = _replace(options, logical_date=previous["logical_date"])
     check_output_writable(options.output, options.run_id)
     total_bytes = sum(f.size for f in files)
+    warn_if_disk_is_short(options.output, total_bytes)
     runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
     write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
     attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None

@@ -28,7 +28,9 @@ def sample_dir() -> str:
 def _quiet_library_logs() -> None:
     # Beam logs a warning about missing GCP client libraries on import; users do not need it.
     logging.getLogger().setLevel(logging.ERROR)
-    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    # Beam logs worker tracebacks itself; the CLI prints one line per failure instead.
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,7 +140,10 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
         return 130
     except Exception as exc:  # the run itself could not complete
         logging.getLogger("pagestream").debug("run failed", exc_info=True)
-        print(f"pagestream run: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        if "No space left on device" in str(exc):
+            message = f"the output location {options.output} is full (No space left on device)"
+        print(f"pagestream run: the run failed: {message}; nothing was committed", file=sys.stderr)
         return EXIT_FAILED
     print_summary(manifest, time.perf_counter() - started)
     return EXIT_OK
