@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import platform
+import shutil
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
