@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms import language as lang
+from pagestream.transforms import language_hints, language_model
 from pagestream.transforms.language import (
     DetectLanguage,
     DetectLanguageFn,
@@ -170,14 +171,21 @@ def test_detection_is_deterministic_across_calls_and_model_reloads():
 
 
 def test_ngrams_match_langdetects_own_extraction():
-    model = lang.load_model()
+    model = language_model.load_model()
     for text in [*LONG.values(), "NASA and the EU", "ABc déF  x", "Ünïcödé ЁЖИК Ωμέγα", " a "]:
         detector = model.factory.create()
         detector.set_max_text_length(len(text))
         detector.append(text)
         detector.cleaning_text()
         expected = [model.rows[gram] for gram in detector._extract_ngrams()]
-        assert lang._ngram_rows(model, text) == expected
+        assert language_model._ngram_rows(model, text) == expected
+
+
+def test_language_reexports_the_model_and_hint_functions():
+    for module in (language_model, language_hints):
+        for name in module.__all__:
+            assert name in lang.__all__
+            assert getattr(lang, name) is getattr(module, name)
 
 
 @settings(max_examples=150, deadline=None)

@@ -20,27 +20,35 @@ and calibrated well enough to combine with priors and to threshold (``min_score`
   share (CLDR territory data through Babel); vanity ccTLDs (``.io``, ``.co``, ``.tv``, ...) are ignored.
 
 A long text outweighs any hint; a headline or a word pair is where the hints decide.
+
+This module holds the posterior, ``detect_language`` and the Beam composite. The profile model
+and n-gram extraction live in ``language_model.py``, the hints (``<html lang>``, TLD) in
+``language_hints.py``; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import time
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 import numpy as np
-from babel.languages import get_territory_language_info
-from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.utils.ngram import NGram
 
 from pagestream.schemas.records import KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms.errors import dead_page
+from pagestream.transforms.language_hints import (
+    LanguageHints,
+    hints_for,
+    normalize_language_tag,
+    tld_languages,
+)
+from pagestream.transforms.language_model import (
+    _Model,
+    _ngram_rows,
+    dominant_script,
+    load_model,
+    supported_languages,
+)
 
 __all__ = [
     "STAGE",
@@ -62,26 +70,8 @@ __all__ = [
 STAGE = "language"
 UNDETERMINED = "und"
 
-#: langdetect's smoothing: each n-gram factor is p(g | lang) + 0.5 / 10000 (Detector.ALPHA_DEFAULT / BASE_FREQ).
-_ALPHA = 0.5 / 10000
 #: Likelihood temperature, chosen by log loss on lang-dev (T=1: overconfident; 3-4 is the minimum).
 _TEMPERATURE = 3.0
-#: A script is native to a language when at least this share of the profile's letters is in it.
-_NATIVE_SCRIPT_SHARE = 0.15
-#: Two-letter TLDs mostly sold as generic names, whose country says nothing about the language.
-_VANITY_TLDS = frozenset(
-    "ac ai am cc cd co cx fm gg gl io la ly me ml nu sh tk to tv vc ws".split()  # noqa: SIM905
-)
-#: BCP 47 / legacy tags whose langdetect code differs from the primary subtag.
-_TAG_ALIASES = {"nb": "no", "nn": "no", "fil": "tl", "iw": "he", "in": "id", "zh": "zh-cn"}
-_TRADITIONAL_CHINESE = frozenset({"hant", "tw", "hk", "mo"})
-
-
-class LanguageHints(NamedTuple):
-    """Evidence about a page's language other than its text; every field may be ``None``."""
-
-    html_lang: str | None = None
-    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,64 +121,6 @@ class LanguageConfig:
                 )
 
 
-# --- the model: langdetect's profiles, loaded once per process -----------------------------------
-
-
-@dataclass(frozen=True)
-class _Model:
-    factory: DetectorFactory  # langdetect's text cleaning needs a Detector, made from its factory
-    langs: tuple[str, ...]
-    rows: dict[str, int]  # n-gram -> row of log_probs
-    log_probs: np.ndarray  # (n-grams, languages) float32: log(p(g | lang) + α)
-    native: dict[str, np.ndarray]  # script -> bool mask of languages that write it
-
-
-def _script(char: str) -> str:
-    """Script of a letter from its Unicode name (``LATIN``, ``CYRILLIC``, ``CJK``, ``KANA``, ...)."""
-    words = unicodedata.name(char, "?").split(" ")
-    script = words[1] if words[0] in ("HALFWIDTH", "FULLWIDTH") and len(words) > 1 else words[0]
-    return "KANA" if script in ("HIRAGANA", "KATAKANA") else script
-
-
-@functools.cache
-def load_model() -> _Model:
-    """Loads langdetect's profiles once per process (sorted, so language order is the same everywhere)."""
-    factory = DetectorFactory()
-    names = sorted(os.listdir(PROFILES_DIRECTORY))  # langdetect itself uses os.listdir order
-    profiles = []
-    for name in names:
-        with open(os.path.join(PROFILES_DIRECTORY, name), encoding="utf-8") as handle:
-            profiles.append(handle.read())
-    factory.load_json_profile(profiles)
-    factory.seed = 0  # only for Detector objects made from it; the posterior below draws nothing
-    grams = factory.word_lang_prob_map
-    rows = {gram: i for i, gram in enumerate(grams)}
-    probs = np.array(list(grams.values()), dtype=np.float64)
-    unigram_rows = [(gram, row) for gram, row in rows.items() if len(gram) == 1 and gram.isalpha()]
-    totals = sum((probs[row] for _, row in unigram_rows), np.zeros(len(factory.langlist)))
-    by_script: dict[str, np.ndarray] = {}
-    for gram, row in unigram_rows:
-        script = _script(gram)
-        by_script[script] = by_script.get(script, 0) + probs[row]
-    native = {
-        script: mass / np.maximum(totals, 1e-12) >= _NATIVE_SCRIPT_SHARE
-        for script, mass in sorted(by_script.items())
-    }
-    factory.word_lang_prob_map = rows  # the Detector only tests membership; free the float lists
-    return _Model(
-        factory=factory,
-        langs=tuple(factory.langlist),
-        rows=rows,
-        log_probs=np.log(probs + _ALPHA).astype(np.float32),
-        native=native,
-    )
-
-
-def supported_languages() -> tuple[str, ...]:
-    """The langdetect codes a page can be labelled with (besides ``und``), sorted."""
-    return load_model().langs
-
-
 # --- pure functions --------------------------------------------------------------------------------
 
 
@@ -217,61 +149,6 @@ def sample_text(text: str, max_chars: int, slices: int = 1) -> str:
     return "\n".join(pieces)
 
 
-def dominant_script(text: str) -> str | None:
-    """The Unicode script most letters of ``text`` are written in, or ``None`` without letters."""
-    counts: Counter[str] = Counter()
-    for char, count in Counter(text).items():  # one Unicode-name lookup per distinct character
-        if char.isalpha():
-            counts[_script(char)] += count
-    if not counts:
-        return None
-    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
-def normalize_language_tag(tag: str | None) -> str | None:
-    """Maps a BCP 47 tag (``en-US``, ``zh-Hant``, ``nb``, ``pt_BR``) to a langdetect code, else ``None``."""
-    if not tag:
-        return None
-    parts = tag.strip().lower().replace("_", "-").split("-")
-    primary = _TAG_ALIASES.get(parts[0], parts[0])
-    if primary == "zh-cn" and _TRADITIONAL_CHINESE.intersection(parts[1:]):
-        primary = "zh-tw"
-    return primary if primary in load_model().langs else None
-
-
-@functools.lru_cache(maxsize=512)
-def _country_languages(tld: str) -> tuple[tuple[str, float], ...]:
-    territory = "GB" if tld == "uk" else tld.upper()
-    shares: dict[str, float] = {}
-    for tag, info in get_territory_language_info(territory).items():
-        code = normalize_language_tag(tag.replace("_", "-") + ("-" + tld if tag == "zh" else ""))
-        if code is not None:
-            shares[code] = shares.get(code, 0.0) + float(info.get("population_percent") or 0.0)
-    total = sum(shares.values())
-    return tuple(sorted((code, share / total) for code, share in shares.items() if total > 0))
-
-
-def tld_languages(url: str | None) -> dict[str, float]:
-    """Languages of the country of ``url``'s TLD, by share of speakers (CLDR), summing to 1.
-
-    Empty for generic TLDs (``.com``), vanity ccTLDs (``.io``) and countries whose languages
-    langdetect does not know.
-    """
-    try:
-        host = urlsplit(url or "").hostname or ""
-    except ValueError:
-        return {}
-    tld = host.rstrip(".").rsplit(".", 1)[-1]
-    if len(tld) != 2 or not tld.isalpha() or tld in _VANITY_TLDS:
-        return {}
-    return dict(_country_languages(tld))
-
-
-def hints_for(page: Page) -> LanguageHints:
-    """The hints a ``Page`` carries: its ``html_lang`` and its url."""
-    return LanguageHints(html_lang=page.html_lang, url=page.url)
-
-
 def _prior(
     model: _Model, script: str, hints: LanguageHints | None, config: LanguageConfig
 ) -> np.ndarray:
@@ -292,48 +169,6 @@ def _prior(
             factor[model.langs.index(code)] += config.tld_weight * share
         prior *= factor
     return prior
-
-
-def _ngram_rows(model: _Model, text: str) -> list[int]:
-    """Rows of the n-grams langdetect would extract from ``text`` (its cleaning, its normaliser).
-
-    The loop is langdetect's ``NGram.add_char`` + ``Detector._extract_ngrams``, inlined with the
-    normaliser applied once per distinct character: twice as fast, same n-grams (a test checks).
-    """
-    detector = model.factory.create()
-    detector.set_max_text_length(len(text))
-    detector.append(text)
-    detector.cleaning_text()
-    cleaned = detector.text
-    normal = {char: NGram.normalize(char) for char in set(cleaned)}
-    upper = {char: char.isupper() for char in set(normal.values())}
-    rows = model.rows
-    found: list[int] = []
-    grams, capital = " ", False
-    for raw in cleaned:
-        char = normal[raw]
-        last = grams[-1]
-        if last == " ":
-            grams, capital = " ", False
-            if char == " ":
-                continue
-        elif len(grams) >= 3:
-            grams = grams[1:]
-        grams += char
-        if upper[char]:
-            capital = capital or last.isupper()
-        else:
-            capital = False
-        if capital:
-            continue
-        if char != " " and char in rows:
-            found.append(rows[char])
-        if len(grams) >= 2:
-            if grams[-2:] in rows:
-                found.append(rows[grams[-2:]])
-            if len(grams) >= 3 and grams in rows:
-                found.append(rows[grams])
-    return found
 
 
 def posterior(text: str, hints: LanguageHints | None, config: LanguageConfig) -> dict[str, float]:
