@@ -36,7 +36,7 @@ class Summary(NamedTuple):
     stage: str | None
     reason: str | None
     language: str
-    topic: str | None
+    topics: tuple[str, ...]
     dup_status: str
     crawl_date: str
     domain: str
@@ -56,7 +56,7 @@ def summarise(page: Page) -> Summary:
         stage=page.stage,
         reason=page.reason,
         language=page.language,
-        topic=page.topics[0] if page.topics else None,
+        topics=tuple(page.topics),
         dup_status=page.dup_status,
         crawl_date=page.crawl_date,
         domain=page.domain,
@@ -91,8 +91,7 @@ def _add(acc: dict, s: Summary) -> dict:
         acc["reasons"][(s.table, s.stage or "", s.reason or "")] += 1
         return acc
     acc["languages"][s.language] += 1
-    if s.topic:
-        acc["topics"][s.topic] += 1
+    acc["topics"].update(s.topics)
     acc["dup_status"][s.dup_status] += 1
     acc["crawl_dates"][s.crawl_date] += 1
     if s.domain:
