@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
-from pagestream.transforms import topics
+from pagestream.transforms import taxonomy, topics
 from pagestream.transforms.topics import (
     TagTopics,
     TagTopicsFn,
@@ -268,6 +268,12 @@ def test_bad_taxonomy_files_fail_clearly(tmp_path, content, problem):
         load_taxonomy(str(path))
     assert str(err.value).startswith(f"taxonomy {path}: ")
     assert problem in str(err.value)
+
+
+def test_topics_reexports_the_taxonomy_loader():
+    assert topics.load_taxonomy is taxonomy.load_taxonomy
+    assert topics.Taxonomy is taxonomy.Taxonomy
+    assert {"Taxonomy", "load_taxonomy"} <= set(topics.__all__)
 
 
 def test_missing_taxonomy_file(tmp_path):
