@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pagestream.transforms import clean_text as clean_text_module
+from pagestream.transforms import lines, sites
 from pagestream.transforms.clean_text import (
     CleanResult,
     CleanTextConfig,
     clean_text,
-    line_key,
-    line_keys,
     remove_repeated_lines,
-    site_of,
 )
+from pagestream.transforms.sites import line_key, line_keys, site_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXPECTED = Path(__file__).resolve().parent / "testdata" / "seeds_expected"
@@ -293,6 +293,13 @@ def test_line_keys_are_distinct_sorted_and_skip_letterless_and_long_lines():
 )
 def test_site_of(url, source, site):
     assert site_of(url, source) == site
+
+
+def test_clean_text_reexports_config_keys_and_sites():
+    for module in (lines, sites):
+        for name in module.__all__:
+            assert name in clean_text_module.__all__
+            assert getattr(clean_text_module, name) is getattr(module, name)
 
 
 def test_remove_repeated_lines_keeps_everything_else():

@@ -7,8 +7,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pagestream.transforms.clean_text import clean_text, line_key
+from pagestream.transforms.clean_text import clean_text
 from pagestream.transforms.site_stats import SiteStats, SiteStatsConfig, repeated_by_site
+from pagestream.transforms.sites import line_key
 
 FOOTER = "Our Standards: The Example Trust Principles."
 MENU = "Home | World | Business"

@@ -1,0 +1,79 @@
+"""Which site a page belongs to, and the keys that identify a line across a site's pages.
+
+``SiteStats`` counts ``line_keys`` per ``site_of`` to find the lines a site repeats on many
+pages (templates, footers); ``clean_text`` and ``remove_repeated_lines`` drop lines whose
+``line_key`` is among them. Keys and sites are stable across runs, processes and machines, and
+never touch the network.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+import tldextract
+import xxhash
+
+from pagestream.transforms.lines import DEFAULT_CONFIG, CleanTextConfig, _logical_lines, _normalise
+
+__all__ = ["line_key", "line_keys", "site_of"]
+
+_DIGITS = re.compile(r"\d+")
+
+
+def line_key(line: str) -> str:
+    """A 16-hex-digit key of a line, equal for lines that differ only in case, whitespace or digits.
+
+    Stable across runs, processes and machines: xxhash64 of the NFKC-normalised, case-folded
+    line with every run of digits replaced by ``0``.
+    """
+    text = _normalise(line)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return xxhash.xxh64_hexdigest(_DIGITS.sub("0", text.casefold()).encode("utf-8"))
+
+
+def _repeat_candidate(line: str, config: CleanTextConfig) -> bool:
+    # Lines without letters (numbers, dates once digits are folded, dividers) would all share a
+    # key; long lines are paragraphs, whose verbatim repeats are duplicate pages, not templates.
+    return any(c.isalpha() for c in line) and len(line.split()) <= config.repeat_max_words
+
+
+def line_keys(text: str, config: CleanTextConfig = DEFAULT_CONFIG) -> list[str]:
+    """Sorted distinct keys of the lines of ``text`` that may count as repeated across a site.
+
+    Lines are split as ``clean_text`` splits them; lines without a letter and lines of more
+    than ``repeat_max_words`` words are not candidates.
+    """
+    return sorted(
+        {line_key(ln) for ln in _logical_lines(text, config) if _repeat_candidate(ln, config)}
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _tld_extract() -> tldextract.TLDExtract:
+    # The bundled suffix-list snapshot only: no download, no cache directory. Private suffixes
+    # count (``a.blogspot.com`` and ``b.blogspot.com`` are two sites with their own templates).
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
+
+
+def site_of(url: str, source: str) -> str:
+    """The site a page belongs to.
+
+    For a web url the registered domain in lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``,
+    ``x.blogspot.com`` -> ``x.blogspot.com``: private suffixes count; the host itself for IP
+    addresses and single-label hosts). For ``file://`` urls and urls without a
+    host, the directory of the input file named by ``source`` (``<path>#<position>``): pages
+    scraped into one folder are one site. Never touches the network.
+    """
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "") if parts.scheme != "file" else ""
+    if host:
+        extracted = _tld_extract()(host)
+        return (extracted.top_domain_under_public_suffix or host).lower()
+    return posixpath.dirname(source.split("#", 1)[0])
