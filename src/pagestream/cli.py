@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _most_common(counts: dict, n: int) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
 def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     """A short human summary of a committed run."""
     stream = stream or sys.stdout
@@ -98,13 +102,13 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
             f"  skipped files  {manifest['inputs']['skipped_count']} (not an input format)"
         )
     if manifest.get("languages"):
-        langs = ", ".join(f"{k} {v}" for k, v in list(manifest["languages"].items())[:10])
+        langs = ", ".join(f"{k} {v}" for k, v in _most_common(manifest["languages"], 10))
         lines.append(f"  languages      {langs}")
     dups = {k: v for k, v in manifest.get("dup_status", {}).items() if k != "unique"}
     if dups:
         lines.append("  duplicates     " + ", ".join(f"{k} {v}" for k, v in dups.items()))
     if manifest.get("topics"):
-        topics = ", ".join(f"{k} {v}" for k, v in list(manifest["topics"].items())[:6])
+        topics = ", ".join(f"{k} {v}" for k, v in _most_common(manifest["topics"], 6))
         lines.append(f"  top topics     {topics}")
     lines.append(f"  output         {os.path.abspath(out)}")
     lines.append(
