@@ -468,3 +468,14 @@ def test_timeout_with_fallback_returns_fallback_text() -> None:
     with BoundedExtractor(config) as extractor:
         got = extractor.extract(flat_divs(40_000), "https://a.com/")
     assert got.extractor == "fallback" and got.text.startswith("a\n\na")
+
+
+def test_the_split_modules_are_re_exported_from_extract_html() -> None:
+    import pagestream.transforms.extract_html as facade
+    from pagestream.transforms import bounded_extract, extract_config, html_decode, html_text
+
+    assert facade.decode_html is html_decode.decode_html
+    assert facade.extract_html is html_text.extract_html
+    assert facade.ExtractConfig is extract_config.ExtractConfig
+    assert facade.BoundedExtractor is bounded_extract.BoundedExtractor
+    assert all(getattr(facade, name, None) is not None for name in facade.__all__)
