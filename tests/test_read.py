@@ -217,3 +217,13 @@ def test_read_pages_reads_every_record_of_every_file(tmp_path, redistribute):
     with TestPipeline() as p:
         urls = p | ReadPages(files, redistribute=redistribute) | beam.Map(lambda r: r.url)
         assert_that(urls, equal_to([f"{n}{i}" for n in "ab" for i in range(4)]))
+
+
+def test_the_split_modules_are_re_exported_from_read():
+    import pagestream.transforms.read as read
+    from pagestream.transforms import read_inputs, read_jsonl
+
+    assert read.expand_inputs is read_inputs.expand_inputs
+    assert read._jsonl_record is read_jsonl.jsonl_record  # used by transforms/streaming.py
+    assert read.MAX_FILE_BYTES == read.MAX_RECORD_BYTES  # the former name
+    assert all(getattr(read, name, None) is not None for name in read.__all__)
