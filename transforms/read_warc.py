@@ -55,6 +55,11 @@ def _warc_charset(content_type: str) -> str | None:
 
 def _warc_page(record, source: str) -> RawPage | None:
     """A RawPage for an HTML response record; None for records that are not pages."""
+    length = record.rec_headers.get_header("length") or ""
+    if record.format == "arc" and not (record.rec_headers.get_header("uri") and length.isdigit()):
+        # warcio falls back to the old ARC format for any line it cannot read as a WARC
+        # header; an ARC "record" without a url is damage, not a page.
+        raise ValueError("not a WARC or ARC record header")
     if record.rec_type != "response" or record.http_headers is None:
         return None
     content_type = record.http_headers.get_header("Content-Type") or ""

@@ -191,12 +191,12 @@ def message_records(data: bytes, message_id: str = "") -> Iterator[RawPage]:
     """The records of one Pub/Sub message: a JSON record (``url`` + ``html``/``text``) or the
     path of an input file (``gs://bucket/crawl/part-1.warc.gz``). Never raises: a bad message
     becomes one dead record."""
-    from pagestream.transforms.read import _jsonl_record  # the JSON Lines record parser
+    from pagestream.transforms.read_jsonl import jsonl_record
 
     source = f"pubsub#{message_id}"
     text = data.strip()
     if text.startswith(b"{"):
-        yield _jsonl_record(text, source)
+        yield jsonl_record(text, source)
         return
     path = text.decode("utf-8", "replace")
     fmt = input_format(path)
