@@ -51,6 +51,9 @@ EXTRAS = {
         "pytest-timeout>=2",
         "hypothesis>=6",
         "ruff>=0.5",
+        # tests/test_deploy.py builds the wheel offline (no build isolation).
+        "setuptools>=68",
+        "wheel",
     ],
 }
 
