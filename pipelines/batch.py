@@ -27,7 +27,7 @@ from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
 from pagestream.transforms import dedup_state
-from pagestream.transforms.commit import CommitRun, read_manifest
+from pagestream.transforms.commit import CommitRun, manifest_path, read_manifest
 from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
 from pagestream.transforms.extract import ExtractText, TextConfig
 from pagestream.transforms.extract_html import ExtractConfig
@@ -44,7 +44,7 @@ from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
 from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
 
-__all__ = ["RunPlan", "build", "configs_for", "plan_run", "run"]
+__all__ = ["RunPlan", "RunSubmitted", "build", "configs_for", "plan_run", "run"]
 
 LOG = logging.getLogger("pagestream")
 
@@ -206,6 +206,10 @@ def _replace(options: RunOptions, **changes) -> RunOptions:
     return dataclasses.replace(options, **changes)
 
 
+class RunSubmitted(Exception):
+    """The runner accepted the job but did not wait for it; carries the manifest path."""
+
+
 class _CommitState:
     """Picklable callable that commits the run's --state segment after its manifest."""
 
@@ -262,6 +266,13 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
         result = pipeline.run()
         result.wait_until_finish()
     manifest = read_manifest(plan.options.output, plan.options.run_id)
+    if manifest is None and str(getattr(result, "state", "DONE")) not in (
+        "DONE",
+        "PipelineState.DONE",
+    ):
+        # Runners that return once the job is submitted (Dataflow Flex Templates): the job
+        # commits itself; its manifest appears when it is done.
+        raise RunSubmitted(manifest_path(plan.options.output, plan.options.run_id))
     if manifest is None:
         raise RuntimeError(
             f"the run finished but wrote no manifest at {plan.options.output}/_runs/{plan.options.run_id}.json"

@@ -139,6 +139,9 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     except OptionsError as exc:
         print(f"pagestream run: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except batch.RunSubmitted as submitted:
+        print(f"pagestream run: submitted; the run is committed when {submitted} exists")
+        return EXIT_OK
     except KeyboardInterrupt:
         print("pagestream run: interrupted; nothing was committed", file=sys.stderr)
         return 130
