@@ -7,6 +7,7 @@ Exit status: 0 when the run finished (even with dead letters), 2 for bad options
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -33,7 +34,16 @@ def _quiet_library_logs() -> None:
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
-def _parser() -> argparse.ArgumentParser:
+#: Sub-commands whose modules are imported only when they run (matplotlib and DuckDB would
+#: otherwise add a second or more to every `pagestream run`).
+_LAZY_COMMANDS = {
+    "query": ("pagestream.query", "SQL over the committed runs (DuckDB)"),
+    "report": ("pagestream.report", "write an HTML report of the runs"),
+}
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; only ``command``'s own module is imported to build its arguments."""
     from pagestream.pipelines.options import add_run_arguments
 
     parser = argparse.ArgumentParser(
@@ -52,26 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     add_run_arguments(run)
-    try:
-        from pagestream import query
-
-        sub = commands.add_parser(
-            "query", help="SQL over the committed runs (DuckDB)", allow_abbrev=False
-        )
-        query.add_arguments(sub)
-        sub.set_defaults(handler=query.main)
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    try:
-        from pagestream import report
-
-        sub = commands.add_parser(
-            "report", help="write an HTML report of the runs", allow_abbrev=False
-        )
-        report.add_arguments(sub)
-        sub.set_defaults(handler=report.main)
-    except ImportError:  # pragma: no cover
-        pass
+    for name, (module_name, help_text) in _LAZY_COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, allow_abbrev=False)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.main)
     return parser
 
 
@@ -160,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pagestream`` console script."""
     _quiet_library_logs()
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args, rest = parser.parse_known_args(argv)
     if args.command == "run":
         return _run(args, rest)
