@@ -1,0 +1,86 @@
+"""The pure helpers of benchmarks/ (no timing: speed lives in the benchmarks themselves)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(BENCH))
+
+import bench_profile  # noqa: E402
+import bench_speed  # noqa: E402
+import common  # noqa: E402
+
+
+def test_summarise_ratios_are_loop_over_pipeline():
+    def rec(wall):
+        return {"wall_s": wall, "cpu_s": wall, "peak_rss_mib": 1.0, "load": 0.1, "ok": True}
+
+    runs = {
+        "pipeline-1w": [rec(10.0), rec(30.0), rec(12.0)],  # median 12
+        "loop-1": [rec(6.0)],
+        "pipeline-2w": [rec(8.0)],
+        "loop-2": [rec(4.0)],
+    }
+    out = bench_speed.summarise(runs, html_pages=120)
+    assert out["variants"]["pipeline-1w"]["wall_s"] == 12.0
+    assert out["variants"]["pipeline-1w"]["pages_per_s"] == 10.0
+    assert out["speed_ratio"] == {
+        "1_worker": 0.5,
+        "2_worker": 0.5,
+        "two_process_capacity": 1.5,
+        "pipeline_2w_speedup": 1.5,
+    }
+
+
+def test_summarise_ignores_failed_runs_when_some_succeeded():
+    runs = {
+        "loop-1": [
+            {"wall_s": 1.0, "cpu_s": 1.0, "peak_rss_mib": 1.0, "load": 0.0, "ok": False},
+            {"wall_s": 5.0, "cpu_s": 5.0, "peak_rss_mib": 1.0, "load": 0.0, "ok": True},
+        ]
+    }
+    assert bench_speed.summarise(runs, 10)["variants"]["loop-1"]["wall_s"] == 5.0
+
+
+def test_categorise_takes_first_matching_category(tmp_path):
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "main (cli.py:1);_find_and_load (<frozen importlib._bootstrap>:1);"
+        "bare_extraction (trafilatura/core.py:2) 3\n"
+        "main (cli.py:1);extract_metadata (trafilatura/metadata.py:5) 5\n"
+        "main (cli.py:1);something (elsewhere.py:1) 2\n"
+    )
+    result = bench_profile.categorise(raw)
+    assert result["samples"] == 10
+    assert result["share"] == {
+        "extraction: trafilatura metadata (title/author/date)": 0.5,
+        "imports (module loading)": 0.3,
+        "other (CLI, planning, threads)": 0.2,
+    }
+
+
+def test_build_corpus_is_deterministic_and_sized(tmp_path):
+    if not (SHARED / "extraction-dev" / "pages.jsonl.gz").exists():
+        pytest.skip("shared/data/extraction-dev is missing")
+    first = common.build_corpus(tmp_path / "a", 500, shards=3)
+    second = common.build_corpus(tmp_path / "b", 500, shards=3)
+    names = sorted(p.name for p in first)
+    assert names == sorted(p.name for p in second)
+    assert "example.warc.gz" in names and "warcfile.warc.gz" in names
+    rows = []
+    for path in sorted(p for p in first if p.name.startswith("pages-")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle]
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+    assert len(rows) == 500 - common.WARC_HTML_PAGES
+    assert len({r["url"] for r in rows}) == len(rows)  # copies get their own url
+    # below twice the WARC pages the corpus is JSONL only, with exactly the pages asked for
+    small = common.build_corpus(tmp_path / "c", 50, shards=2)
+    assert all(p.name.startswith("pages-") for p in small)
