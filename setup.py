@@ -45,6 +45,8 @@ INSTALL_REQUIRES = [
 
 EXTRAS = {
     "dask": ["apache-beam[dask]>=2.77,<3"],
+    # benchmarks/: peak RSS of a process tree, and the optional py-spy profile.
+    "bench": ["psutil>=5", "py-spy>=0.3"],
     "test": [
         "apache-beam[dask]>=2.77,<3",
         "pytest>=8",
