@@ -17,7 +17,7 @@ from typing import NamedTuple, Optional
 
 import apache_beam as beam
 
-__all__ = ["KIND_DEAD", "KIND_PAGE", "KIND_RAW", "KIND_REJECTED", "Page", "RawPage"]
+__all__ = ["KIND_DEAD", "KIND_PAGE", "KIND_RAW", "KIND_REJECTED", "Page", "RawPage", "new_page"]
 
 KIND_RAW = "raw"  # a record read from an input, not yet extracted
 KIND_PAGE = "page"  # a page with text, headed for `pages`
@@ -92,6 +92,48 @@ class Page(NamedTuple):
     language_ms: float = 0.0
     dedup_ms: float = 0.0
     topics_ms: float = 0.0
+
+
+#: The null/default value of the columns a page has before the stages fill them in
+#: (``topics``/``topic_scores`` are new empty lists per page).
+EMPTY_COLUMNS = dict(
+    doc_id="",
+    domain="",
+    http_status=None,
+    fetch_time=None,
+    title=None,
+    author=None,
+    published_date=None,
+    text="",
+    word_count=0,
+    language="und",
+    language_score=None,
+    content_hash="",
+    dup_status="unique",
+    dup_of=None,
+    dup_similarity=None,
+    dup_run=None,
+    extractor="",
+)
+
+
+def new_page(
+    *, url: str, source: str, run_id: str, crawl_date: str, pipeline_version: str, **fields
+) -> Page:
+    """A ``Page`` with every column not given at its null/default value (``EMPTY_COLUMNS``)."""
+    return Page(
+        **{
+            **EMPTY_COLUMNS,
+            "topics": [],
+            "topic_scores": [],
+            "url": url,
+            "source": source,
+            "run_id": run_id,
+            "crawl_date": crawl_date,
+            "pipeline_version": pipeline_version,
+            **fields,
+        }
+    )
 
 
 beam.coders.registry.register_coder(RawPage, beam.coders.RowCoder)

@@ -23,36 +23,25 @@ def shared() -> Path:
 
 def make_page(**fields):
     """A ``Page`` with every column at a plausible default; override any field."""
-    from pagestream.schemas.records import Page
+    from pagestream.schemas.records import new_page
 
     defaults = dict(
         doc_id="d1",
         url="https://news.example.com/a",
         domain="example.com",
-        http_status=None,
         source="/in/feed.jsonl#1",
-        fetch_time=None,
-        title=None,
-        author=None,
-        published_date=None,
         text="Some text of a page.",
         word_count=5,
         language="en",
         language_score=0.99,
         content_hash="h1",
-        dup_status="unique",
-        dup_of=None,
-        dup_similarity=None,
-        dup_run=None,
-        topics=[],
-        topic_scores=[],
         extractor="trafilatura",
         run_id="r1",
         pipeline_version="0.1.0",
         crawl_date="2020-01-10",
     )
     defaults.update(fields)
-    return Page(**defaults)
+    return new_page(**defaults)
 
 
 @pytest.fixture

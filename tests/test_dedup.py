@@ -9,7 +9,7 @@ import numpy as np
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page, new_page
 from pagestream.transforms.dedup import (
     MarkDuplicates,
     bucket_edges,
@@ -42,27 +42,16 @@ def edit(text: str, every: int) -> str:
 
 
 def page(doc_id, text, *, url=None, fetch_time=None, source=None, kind="page", run_id=RUN):
-    return Page(
+    return new_page(
         doc_id=doc_id,
         url=url or f"https://site{doc_id}.example/{doc_id}",
         domain="example",
-        http_status=None,
         source=source or f"in.jsonl:{doc_id}",
         fetch_time=fetch_time,
-        title=None,
-        author=None,
-        published_date=None,
         text=text,
         word_count=len((text or "").split()),
         language="en",
-        language_score=None,
-        content_hash="",
         dup_status="",
-        dup_of=None,
-        dup_similarity=None,
-        dup_run=None,
-        topics=[],
-        topic_scores=[],
         extractor="plaintext",
         run_id=run_id,
         pipeline_version="0",

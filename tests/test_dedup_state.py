@@ -10,7 +10,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pagestream.schemas.records import Page
+from pagestream.schemas.records import Page, new_page
 from pagestream.transforms.dedup import MarkDuplicates
 from pagestream.transforms.dedup_state import (
     WriteIndexSegment,
@@ -38,27 +38,15 @@ Y_NEAR = " ".join("edited" if i % 60 == 0 else w for i, w in enumerate(Y.split("
 
 
 def page(doc_id: str, text: str, run_id: str, url: str | None = None) -> Page:
-    return Page(
+    return new_page(
         doc_id=doc_id,
         url=url or f"https://{doc_id}.example/",
         domain="example",
-        http_status=None,
         source=f"in:{doc_id}",
-        fetch_time=None,
-        title=None,
-        author=None,
-        published_date=None,
         text=text,
         word_count=len(text.split()),
         language="en",
-        language_score=None,
-        content_hash="",
         dup_status="",
-        dup_of=None,
-        dup_similarity=None,
-        dup_run=None,
-        topics=[],
-        topic_scores=[],
         extractor="plaintext",
         run_id=run_id,
         pipeline_version="0",

@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, new_page
 from pagestream.transforms import language as lang
 from pagestream.transforms import language_hints, language_model
 from pagestream.transforms.language import (
@@ -52,21 +52,11 @@ def make_page(text: str, **fields) -> Page:
         doc_id="d",
         url="https://example.com/a",
         domain="example.com",
-        http_status=None,
         source="test.jsonl:0",
-        fetch_time=None,
-        title=None,
-        author=None,
-        published_date=None,
         text=text,
         word_count=len(text.split()),
         language="",
-        language_score=None,
         content_hash="h",
-        dup_status="unique",
-        dup_of=None,
-        dup_similarity=None,
-        dup_run=None,
         topics=(),
         topic_scores=(),
         extractor="plaintext",
@@ -75,7 +65,7 @@ def make_page(text: str, **fields) -> Page:
         crawl_date="2024-01-01",
     )
     values.update(fields)
-    return Page(**values)
+    return new_page(**values)
 
 
 # --- config ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pagestream import __version__
-from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage
+from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
 from pagestream.transforms.clean_text import (
     CleanTextConfig,
     clean_text,
@@ -133,31 +133,15 @@ def crawl_date(fetch_time_us: int | None, logical_date: str) -> str:
 
 def page_from_raw(raw: RawPage, run_id: str, logical_date: str) -> Page:
     """A Page with every column at its null/default value, carrying the raw record's routing."""
-    return Page(
-        doc_id="",
+    return new_page(
         url=raw.url,
+        source=raw.source,
+        run_id=run_id,
+        crawl_date=crawl_date(raw.fetch_time, logical_date),
+        pipeline_version=__version__,
         domain=registered_domain(raw.url),
         http_status=raw.http_status,
-        source=raw.source,
         fetch_time=raw.fetch_time,
-        title=None,
-        author=None,
-        published_date=None,
-        text="",
-        word_count=0,
-        language="und",
-        language_score=None,
-        content_hash="",
-        dup_status="unique",
-        dup_of=None,
-        dup_similarity=None,
-        dup_run=None,
-        topics=[],
-        topic_scores=[],
-        extractor="",
-        run_id=run_id,
-        pipeline_version=__version__,
-        crawl_date=crawl_date(raw.fetch_time, logical_date),
         kind=KIND_PAGE if raw.kind == KIND_RAW else raw.kind,
         stage=raw.stage,
         reason=raw.reason,
