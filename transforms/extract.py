@@ -243,6 +243,8 @@ SITE_SHARDS = 16
 
 
 def _keyed_by_site_shard(page: Page) -> Iterator[tuple[tuple[str, int], Page]]:
+    """Pages keyed by (site, shard); the site is computed once per page and read back by
+    ``_site_and_text`` from the key."""
     if page.kind == KIND_PAGE:
         shard = zlib.crc32(page.source.encode()) % SITE_SHARDS
         yield (site_of(page.url, page.source), shard), page
@@ -257,9 +259,9 @@ def _lines_to_shards(
         yield (site, shard), keys
 
 
-def _site_and_text(page: Page) -> Iterator[tuple[str, str]]:
-    if page.kind == KIND_PAGE:
-        yield site_of(page.url, page.source), page.text
+def _site_and_text(keyed: tuple[tuple[str, int], Page]) -> tuple[str, str]:
+    (site, _), page = keyed
+    return site, page.text
 
 
 class ExtractText(beam.PTransform):
@@ -288,14 +290,14 @@ class ExtractText(beam.PTransform):
         # The repeated lines of each site are joined to its pages by key (CoGroupByKey), not
         # passed as a side input: side inputs are recomputed per task on the DaskRunner and
         # grow with the crawl.
+        pages = extracted | "KeyBySite" >> beam.FlatMap(_keyed_by_site_shard)
         repeated = (
-            extracted
-            | "SiteAndText" >> beam.FlatMap(_site_and_text)
+            pages
+            | "SiteAndText" >> beam.Map(_site_and_text)
             | "SiteStats" >> SiteStats(min_pages=config.site_min_pages)
             | "LinesBySite" >> beam.GroupByKey()
             | "ToShards" >> beam.FlatMap(_lines_to_shards)
         )
-        pages = extracted | "KeyBySite" >> beam.FlatMap(_keyed_by_site_shard)
         finished = (
             {"pages": pages, "repeated": repeated}
             | "JoinSiteLines" >> beam.CoGroupByKey()
