@@ -1,6 +1,7 @@
 """HTML -> text + metadata in the calling thread: trafilatura, or an lxml tag strip as fallback.
 
-:func:`extract_html` runs one trafilatura parse for text and metadata; :func:`fallback_extract`
+:func:`extract_html` runs one trafilatura parse for text and metadata (title, author and date
+through ``html_meta``); :func:`fallback_extract`
 strips tags from a bounded prefix in linear time; :func:`needs_isolation` is the cheap
 pre-check that sends risky pages to the killable child of ``bounded_extract``.
 """
@@ -14,7 +15,9 @@ from datetime import date
 import lxml.etree
 import lxml.html
 import trafilatura
+from trafilatura.utils import load_html
 
+from pagestream.transforms import html_meta
 from pagestream.transforms.extract_config import (
     EXTRACTOR_FALLBACK,
     EXTRACTOR_TRAFILATURA,
@@ -63,19 +66,29 @@ def extract_html(html: str, url: str, config: ExtractConfig) -> Extracted:
         "extensive_search": config.extensive_date_search,
         "max_date": config.latest_date or date.today().isoformat(),
     }
+    lean = config.with_metadata and html_meta.AVAILABLE
+    metadata = None
+    page = html
+    if lean:  # title/author/date only (html_meta), then the text from the same parse
+        page = load_html(html)
+        if page is None:
+            return Extracted("", None, None, None, EXTRACTOR_TRAFILATURA)
+        metadata = html_meta.page_metadata(page, url or None, date_params)
     doc = trafilatura.bare_extraction(
-        html,
+        page,
         url=url or None,
         fast=config.fast,
         favor_precision=config.focus == "precision",
         favor_recall=config.focus == "recall",
         include_comments=config.include_comments,
         include_tables=config.include_tables,
-        with_metadata=config.with_metadata,
+        with_metadata=config.with_metadata and not lean,
         date_extraction_params=date_params,  # a new dict per call: trafilatura writes into it
     )
     if doc is None:
         return Extracted("", None, None, None, EXTRACTOR_TRAFILATURA)
+    if metadata is not None:
+        doc.title, doc.author, doc.date = metadata
     text = "\n".join(part for part in (doc.text, getattr(doc, "comments", None)) if part)
     published = doc.date if doc.date and _ISO_DATE.fullmatch(doc.date) else None
     return Extracted(
