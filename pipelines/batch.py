@@ -21,7 +21,7 @@ from importlib import metadata
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
@@ -44,7 +44,7 @@ from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
 from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
 
-__all__ = ["RunPlan", "RunSubmitted", "build", "configs_for", "plan_run", "run"]
+__all__ = ["RunPlan", "RunSubmitted", "build", "configs_for", "plan_run", "redistribution", "run"]
 
 LOG = logging.getLogger("pagestream")
 
@@ -194,10 +194,25 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         dedup=dedup,
         topics=topics,
         write=write,
-        redistribute="group" if "Dask" in runner else "reshuffle",
+        redistribute=redistribution(runner, beam_options),
         state_attempt=attempt,
         manifest_base=base,
     )
+
+
+def redistribution(runner: str, beam_options: PipelineOptions) -> str:
+    """How ``ReadPages`` spreads records over workers on ``runner`` (see ``ReadPages``).
+
+    ``group`` on Dask (where ``Reshuffle`` is a no-op); ``none`` on a one-worker DirectRunner,
+    where a reshuffle only copies every page's HTML through an in-memory GroupByKey (~4 % of
+    the benchmark run's time); ``reshuffle`` everywhere else.
+    """
+    if "Dask" in runner:
+        return "group"
+    workers = beam_options.view_as(DirectOptions).direct_num_workers
+    if runner.rsplit(".", 1)[-1] in ("DirectRunner", "FnApiRunner") and workers == 1:
+        return "none"
+    return "reshuffle"
 
 
 def _replace(options: RunOptions, **changes) -> RunOptions:

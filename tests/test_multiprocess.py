@@ -61,3 +61,22 @@ def test_two_processes_give_the_rows_of_one(tmp_path):
     }
     marked = [row for row in rows["pages"] if row["dup_status"] != "unique"]
     assert all(row["dup_run"] == "<this run>" and row["dup_of"] for row in marked)
+
+
+@pytest.mark.parametrize(
+    ("runner", "args", "expected"),
+    [
+        ("DirectRunner", [], "none"),  # in-process: a reshuffle would only copy the HTML
+        ("DirectRunner", ["--direct_num_workers", "2"], "reshuffle"),
+        ("DirectRunner", ["--direct_num_workers", "0"], "reshuffle"),  # 0 = one per core
+        ("apache_beam.runners.dask.dask_runner.DaskRunner", [], "group"),
+        ("DataflowRunner", [], "reshuffle"),
+        ("FlinkRunner", ["--direct_num_workers", "1"], "reshuffle"),
+    ],
+)
+def test_records_are_spread_over_workers_only_where_there_are_several(runner, args, expected):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pagestream.pipelines.batch import redistribution
+
+    assert redistribution(runner, PipelineOptions(args)) == expected
