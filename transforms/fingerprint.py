@@ -26,7 +26,6 @@ import apache_beam as beam
 import numpy as np
 import regex
 import xxhash
-from datasketch import MinHash
 
 __all__ = [
     "DedupConfig",
@@ -280,6 +279,10 @@ def shingle_hashes(text: str, n: int, min_line_words: int = 0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    # Imported here: datasketch's package import pulls in scipy (~0.6 s), which the process
+    # that only builds the graph (and a DirectRunner's runner process) never needs.
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     return a.astype(np.uint32), b.astype(np.uint32)
 
