@@ -8,7 +8,6 @@ import gzip
 import json
 from pathlib import Path
 
-import pytest
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
@@ -51,13 +50,16 @@ def test_the_page_set_is_not_trivial():
     assert found == [("Storm closes the harbour", "Jane Roe", "2024-03-02")]
 
 
-@pytest.mark.parametrize(("url", "html"), PAGES, ids=range(len(PAGES)))
-def test_fields_equal_trafilatura_extract_metadata(url, html):
+def test_fields_equal_trafilatura_extract_metadata_on_every_page():
     assert html_meta.AVAILABLE
-    tree = load_html(html)
-    full = extract_metadata(tree, url or None, dict(DATE_PARAMS))
-    lean = html_meta.page_metadata(tree, url or None, DATE_PARAMS)
-    assert lean == (full.title, full.author, full.date)
+    differ = []
+    for url, html in PAGES:
+        tree = load_html(html)
+        full = extract_metadata(tree, url or None, dict(DATE_PARAMS))
+        lean = html_meta.page_metadata(tree, url or None, DATE_PARAMS)
+        if lean != (full.title, full.author, full.date):
+            differ.append((url, lean, (full.title, full.author, full.date)))
+    assert differ == []
 
 
 def test_extract_html_gives_the_same_result_on_either_path(monkeypatch):
