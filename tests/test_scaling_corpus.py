@@ -1,4 +1,4 @@
-"""The synthetic size corpus of benchmarks/scaling.py: deterministic, planted as recorded, new text."""
+"""The synthetic size corpus of benchmarks/size_corpus.py: deterministic, planted as recorded, new text."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ if not (SHARED / "extraction-dev" / "pages.jsonl.gz").exists():
     pytest.skip("needs ../shared/data/extraction-dev", allow_module_level=True)
 
 sys.path.insert(0, str(BENCH))
-import scaling  # noqa: E402
+import size_corpus  # noqa: E402
 
 PAGES = 60
 SOURCE_PAGES = 40  # a subset of extraction-dev keeps the test fast (template parsing dominates)
 # High copy rates so 60 pages hold several of each kind.
-CONFIG = scaling.CorpusConfig(seed=3, exact_rate=0.2, near_rate=0.2)
+CONFIG = size_corpus.CorpusConfig(seed=3, exact_rate=0.2, near_rate=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +51,17 @@ def _records(folder: Path) -> dict[int, dict]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, source) -> tuple[Path, dict]:
     folder = tmp_path_factory.mktemp("corpus")
-    return folder, scaling.write_corpus(PAGES, folder, 3, CONFIG, source)
+    return folder, size_corpus.write_corpus(PAGES, folder, 3, CONFIG, source)
 
 
 @pytest.fixture(scope="module")
 def templates(source) -> list:
-    return scaling.load_templates(CONFIG, source)
+    return size_corpus.load_templates(CONFIG, source)
 
 
 def test_same_seed_same_bytes(corpus, source, tmp_path):
     folder, _ = corpus
-    scaling.write_corpus(PAGES, tmp_path, 3, CONFIG, source)
+    size_corpus.write_corpus(PAGES, tmp_path, 3, CONFIG, source)
     names = sorted(p.name for p in folder.iterdir())
     assert names == sorted(p.name for p in tmp_path.iterdir())
     for name in names:
@@ -70,8 +70,8 @@ def test_same_seed_same_bytes(corpus, source, tmp_path):
 
 def test_other_seed_other_pages(corpus, source, tmp_path):
     folder, _ = corpus
-    config = scaling.CorpusConfig(seed=4, exact_rate=0.2, near_rate=0.2)
-    scaling.write_corpus(PAGES, tmp_path, 3, config, source)
+    config = size_corpus.CorpusConfig(seed=4, exact_rate=0.2, near_rate=0.2)
+    size_corpus.write_corpus(PAGES, tmp_path, 3, config, source)
     assert (folder / "part-000.jsonl.gz").read_bytes() != (
         tmp_path / "part-000.jsonl.gz"
     ).read_bytes()
@@ -85,7 +85,7 @@ def test_planted_counts_add_up_and_match_the_pages(corpus):
     with open(folder / "_planted.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["page"]) for r in rows] == list(range(PAGES))
-    assert {k: sum(r["kind"] == k for r in rows) for k in scaling.KINDS} == planted
+    assert {k: sum(r["kind"] == k for r in rows) for k in size_corpus.KINDS} == planted
     records = _records(folder)
     assert len(records) == PAGES
     for row in rows:
@@ -110,14 +110,15 @@ def test_every_url_is_unique_and_names_its_page(corpus):
 def test_unique_pages_replace_the_template_paragraphs(corpus, templates):
     folder, _ = corpus
     records = _records(folder)
-    urls = {scaling.page_url(t.url, 0).rsplit("=", 1)[0]: t for t in templates}
+    urls = {size_corpus.page_url(t.url, 0).rsplit("=", 1)[0]: t for t in templates}
     with open(folder / "_planted.csv", encoding="utf-8") as handle:
         uniques = [int(r["page"]) for r in csv.DictReader(handle) if r["kind"] == "unique"]
     for n in uniques:
         template = urls[records[n]["url"].rsplit("=", 1)[0]]
         assert template.coverage >= CONFIG.min_coverage
         paragraphs = [
-            scaling._plain(m.group(2)) for m in scaling._PARAGRAPH.finditer(records[n]["html"])
+            size_corpus._plain(m.group(2))
+            for m in size_corpus._PARAGRAPH.finditer(records[n]["html"])
         ]
         new = [p for p in paragraphs if len(p.split()) >= CONFIG.min_slot_words]
         assert [len(p.split()) for p in new] == list(template.sizes)  # same slots, same sizes
@@ -139,4 +140,4 @@ def test_corpus_is_a_valid_pagestream_input(corpus):
 )
 def test_config_rejects_out_of_range(field, value):
     with pytest.raises(ValueError, match=field):
-        scaling.CorpusConfig(**{field: value})
+        size_corpus.CorpusConfig(**{field: value})
