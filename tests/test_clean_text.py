@@ -289,6 +289,7 @@ def test_line_keys_are_distinct_sorted_and_skip_letterless_and_long_lines():
         ("file:///data/seeds/000.txt", "/data/seeds/000.txt#0", "/data/seeds"),
         ("", "gs://bucket/scrapes/a.txt#0", "gs://bucket/scrapes"),
         ("hard::page.html", "/data/pages.jsonl.gz#12", "/data"),
+        ("file:///data/a%23b/p.txt", "/data/a#b/p.txt#0", "/data/a#b"),  # '#' in a folder name
     ],
 )
 def test_site_of(url, source, site):

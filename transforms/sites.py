@@ -76,4 +76,4 @@ def site_of(url: str, source: str) -> str:
     if host:
         extracted = _tld_extract()(host)
         return (extracted.top_domain_under_public_suffix or host).lower()
-    return posixpath.dirname(source.split("#", 1)[0])
+    return posixpath.dirname(source.rsplit("#", 1)[0])  # the position follows the last "#"
