@@ -30,8 +30,12 @@ RATE = 50  # samples per second
 #: (category, substrings of a collapsed stack); the first category that matches wins.
 CATEGORIES = (
     ("imports (module loading)", ("<frozen importlib",)),
-    ("extraction in the killable child (large pages)", ("_serve (transforms/extract_html",)),
-    ("extraction: trafilatura metadata (title/author/date)", ("extract_metadata", "htmldate")),
+    ("waiting for the extraction child (idle thread)", ("_pump (transforms/bounded_extract",)),
+    ("extraction in the killable child (large pages)", ("_serve (transforms/bounded_extract",)),
+    (
+        "extraction: trafilatura metadata (title/author/date)",
+        ("extract_metadata", "htmldate", "page_metadata (transforms/html_meta"),
+    ),  # fmt: skip
     ("extraction: trafilatura text", ("trafilatura",)),
     ("extraction: decoding, head scans", ("ExtractFn.process", "extract_html")),
     ("site stats + line cleaning", ("site_stats", "clean_text", "FinishTextFn")),
