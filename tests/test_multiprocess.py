@@ -64,19 +64,34 @@ def test_two_processes_give_the_rows_of_one(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("runner", "args", "expected"),
+    ("runner", "expected"),
     [
-        ("DirectRunner", [], "none"),  # in-process: a reshuffle would only copy the HTML
-        ("DirectRunner", ["--direct_num_workers", "2"], "reshuffle"),
-        ("DirectRunner", ["--direct_num_workers", "0"], "reshuffle"),  # 0 = one per core
-        ("apache_beam.runners.dask.dask_runner.DaskRunner", [], "group"),
-        ("DataflowRunner", [], "reshuffle"),
-        ("FlinkRunner", ["--direct_num_workers", "1"], "reshuffle"),
+        ("DirectRunner", "none"),  # workers share out the files; no HTML held in the runner
+        ("apache_beam.runners.direct.direct_runner.DirectRunner", "none"),
+        ("apache_beam.runners.dask.dask_runner.DaskRunner", "group"),  # Reshuffle is a no-op
+        ("DataflowRunner", "reshuffle"),
+        ("FlinkRunner", "reshuffle"),
     ],
 )
-def test_records_are_spread_over_workers_only_where_there_are_several(runner, args, expected):
+def test_records_are_redistributed_by_the_means_each_runner_has(runner, expected):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pagestream.pipelines.batch import redistribution
 
-    assert redistribution(runner, PipelineOptions(args)) == expected
+    assert redistribution(runner, PipelineOptions(["--direct_num_workers", "2"])) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "workers", "warned"), [(1, 2, True), (2, 2, False), (1, 1, False)]
+)
+def test_fewer_files_than_direct_workers_is_warned(capsys, files, workers, warned):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pagestream.pipelines.batch import warn_if_files_are_fewer_than_workers
+    from pagestream.transforms.read_inputs import InputFile
+
+    planned = [InputFile(f"/in/{n}.jsonl", 10, "jsonl") for n in range(files)]
+    options = PipelineOptions(["--direct_num_workers", str(workers)])
+    warn_if_files_are_fewer_than_workers(planned, options)
+    message = capsys.readouterr().err
+    assert ("--direct_num_workers" in message) is warned
