@@ -1,7 +1,7 @@
 """Throughput of pagestream per runner and worker count, and cost against input size.
 
     python benchmarks/scaling.py workers [--repeat 3] [--shards 8]
-    python benchmarks/scaling.py size [--sizes 1000 5000 20000] [--direct_num_workers 2]
+    python benchmarks/scaling.py size [--sizes 1000 5000 10000] [--direct_num_workers 2]
     python benchmarks/scaling.py size --sizes 50000 --generate-only DIR   # only write the corpus
 
 ``workers``: pages/s of ``extraction-dev/pages.jsonl.gz`` (436 real pages), split into ``--shards``
@@ -199,7 +199,7 @@ def main() -> None:
     workers.add_argument("--shards", type=int, default=8)
     workers.add_argument("--npartitions", type=int, default=4)
     size = sub.add_parser("size")
-    size.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
+    size.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
     size.add_argument("--direct_num_workers", type=int, default=2)
     size.add_argument("--shards", type=int, default=8)
     size.add_argument("--seed", type=int, default=CorpusConfig.seed)
