@@ -53,7 +53,12 @@ def dead_raw(
 
 
 def dead_page(
-    page: Page, stage: str, reason: str, exc: BaseException | None = None, *, error: str | None = None
+    page: Page,
+    stage: str,
+    reason: str,
+    exc: BaseException | None = None,
+    *,
+    error: str | None = None,
 ) -> Page:
     """Turns ``page`` into a dead letter, keeping an excerpt of its text."""
     trace = None
