@@ -100,16 +100,15 @@ def stop_dask(processes: list[subprocess.Popen]) -> None:
         process.wait(timeout=30)
 
 
-def _measured_run(data: Path, output: Path, run_id: str, beam_args: list[str]) -> dict:
+def _measured_run(data: Path, output: Path, run_id: str, beam_args: list[str]):
+    """One measured ``pagestream run`` on ``data``: ``(common.Measured, its manifest)``."""
     argv = [sys.executable, "-m", "pagestream.cli", "run", "--input", str(data),
             "--output", str(output), "--run_id", run_id, "--logical_date", "2024-05-01", "--quiet",
             *beam_args]  # fmt: skip
     run = run_measured(argv)
     if not run.ok:
         raise SystemExit(f"pagestream run {run_id} failed (stderr above)")
-    manifest = json.loads((output / "_runs" / f"{run_id}.json").read_text())
-    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_mib": run.peak_rss_mib,
-            "load": run.load, "pages": manifest["counts"]["records_read"]}  # fmt: skip
+    return run, json.loads((output / "_runs" / f"{run_id}.json").read_text())
 
 
 def bench_workers(repeat: int, shards: int, npartitions: int) -> None:
@@ -122,7 +121,7 @@ def bench_workers(repeat: int, shards: int, npartitions: int) -> None:
         results: dict[str, list[dict]] = {}
         for i in range(repeat):
             for name, args in {"direct-1": [], "direct-2": two}.items():
-                run = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
+                run, manifest = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
                 results.setdefault(name, []).append(run)
         for workers in (1, 2):
             address, processes = start_dask(tmp, workers)
@@ -131,19 +130,19 @@ def bench_workers(repeat: int, shards: int, npartitions: int) -> None:
                         f"--dask_npartitions={npartitions}"]  # fmt: skip
                 for i in range(repeat):
                     name = f"dask-{workers}"
-                    run = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
+                    run, manifest = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
                     results.setdefault(name, []).append(run)
             finally:
                 stop_dask(processes)
+        pages = manifest["counts"]["records_read"]  # the same input in every run
         for name, runs in results.items():
-            seconds = statistics.median(r["wall_s"] for r in runs)
-            pages = runs[0]["pages"]
+            seconds = statistics.median(r.wall_s for r in runs)
             print(json.dumps({"setting": name, "pages": pages, "median_s": round(seconds, 1),
                               "pages_per_s": round(pages / seconds, 2),
-                              "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 1),
-                              "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),
-                              "runs_s": [round(r["wall_s"], 1) for r in runs],
-                              "loads": [r["load"] for r in runs]}))  # fmt: skip
+                              "cpu_s": round(statistics.median(r.cpu_s for r in runs), 1),
+                              "peak_rss_mib": round(max(r.peak_rss_mib for r in runs)),
+                              "runs_s": [round(r.wall_s, 1) for r in runs],
+                              "loads": [r.load for r in runs]}))  # fmt: skip
             sys.stdout.flush()
 
 
@@ -172,13 +171,7 @@ def bench_size(
                 print(json.dumps({**summary, **generated, "corpus": str(corpus)}))
                 continue
             output = Path(tmp) / f"out-{size}"
-            argv = [sys.executable, "-m", "pagestream.cli", "run", "--input", str(corpus),
-                    "--output", str(output), "--run_id", f"size-{size}",
-                    "--logical_date", "2024-05-01", "--quiet", *beam_args]  # fmt: skip
-            run = run_measured(argv)
-            if not run.ok:
-                raise SystemExit(f"pagestream run failed on {size} pages (stderr above)")
-            manifest = json.loads((output / "_runs" / f"size-{size}.json").read_text())
+            run, manifest = _measured_run(corpus, output, f"size-{size}", beam_args)
             print(json.dumps({
                 "pages": size, "seconds": round(run.wall_s, 1),
                 "pages_per_s": round(size / run.wall_s, 2), "cpu_s": round(run.cpu_s, 1),
