@@ -166,7 +166,8 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)
     runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
-    if redistribution(runner, beam_options) == "none":
+    redistribute = redistribution(runner, beam_options)
+    if redistribute == "none":
         warn_if_files_are_fewer_than_workers(files, beam_options)
     write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
     attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
@@ -196,7 +197,7 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         dedup=dedup,
         topics=topics,
         write=write,
-        redistribute=redistribution(runner, beam_options),
+        redistribute=redistribute,
         state_attempt=attempt,
         manifest_base=base,
     )
