@@ -17,12 +17,27 @@ from typing import NamedTuple, Optional
 
 import apache_beam as beam
 
-__all__ = ["KIND_DEAD", "KIND_PAGE", "KIND_RAW", "KIND_REJECTED", "Page", "RawPage", "new_page"]
+__all__ = [
+    "KIND_DEAD",
+    "KIND_PAGE",
+    "KIND_RAW",
+    "KIND_REJECTED",
+    "Page",
+    "RawPage",
+    "file_of",
+    "new_page",
+]
 
 KIND_RAW = "raw"  # a record read from an input, not yet extracted
 KIND_PAGE = "page"  # a page with text, headed for `pages`
 KIND_REJECTED = "rejected"  # read fine but dropped (http status, too short, language, ...)
 KIND_DEAD = "dead"  # could not be processed: headed for `dead_letter`
+
+
+def file_of(source: str) -> str:
+    """The input file of a ``source`` column (``<path>#<position>``; the position follows the
+    last ``#``, so a ``#`` in the path is kept)."""
+    return source.rsplit("#", 1)[0] if "#" in source else source
 
 
 class RawPage(NamedTuple):

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import tldextract
 import xxhash
 
+from pagestream.schemas.records import file_of
 from pagestream.transforms.lines import DEFAULT_CONFIG, CleanTextConfig, _logical_lines, _normalise
 
 __all__ = ["line_key", "line_keys", "site_of"]
@@ -76,4 +77,4 @@ def site_of(url: str, source: str) -> str:
     if host:
         extracted = _tld_extract()(host)
         return (extracted.top_domain_under_public_suffix or host).lower()
-    return posixpath.dirname(source.rsplit("#", 1)[0])  # the position follows the last "#"
+    return posixpath.dirname(file_of(source))

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, file_of
 
 __all__ = ["WORD_COUNT_EDGES", "RunStats", "Summary", "StatsCombineFn", "file_of", "summarise"]
 
@@ -42,11 +42,6 @@ class Summary(NamedTuple):
     domain: str
     word_count: int
     timings: tuple[float, float, float, float]
-
-
-def file_of(source: str) -> str:
-    """The input file of a ``source`` (``path#position``)."""
-    return source.rsplit("#", 1)[0] if "#" in source else source
 
 
 def summarise(page: Page) -> Summary:
