@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 from pathlib import Path
 
@@ -19,6 +21,31 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"development data not found at {SHARED}")
     return SHARED
+
+
+_ARTICLE = """<html lang="en"><head><title>Storm closes the harbour | Coast News</title>
+<meta name="author" content="Jane Roe"><meta property="og:url" content="https://news.example/storm">
+<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2024-03-02",
+"headline": "Storm closes the harbour"}</script></head><body><nav>Home | World</nav><article>
+<h1>Storm closes the harbour</h1><p class="byline">By Jane Roe</p>
+<p>The harbour was closed on Saturday as the storm brought waves of six metres.</p>
+<p>Fishing boats stayed in port and the ferry to the islands was cancelled.</p></article>
+<footer>Copyright Coast News</footer></body></html>"""
+_NO_META = "<html><body><h2>Notes</h2><p>Plain notes without any metadata at all.</p></body></html>"
+
+
+@pytest.fixture(scope="session")
+def html_pages() -> list[tuple[str, str]]:
+    """``(url, html)``: an article with every metadata field first, a page with none, the
+    bundled sample's HTML files, then every extraction-dev page when ../shared is there."""
+    pages = [("https://news.example/storm", _ARTICLE), ("", _NO_META)]
+    for path in sorted((REPO / "src" / "pagestream" / "sample" / "html").glob("*.htm*")):
+        pages.append((f"file://{path}", path.read_text(encoding="utf-8", errors="replace")))
+    dev = SHARED / "extraction-dev" / "pages.jsonl.gz"
+    if dev.exists():
+        with gzip.open(dev, "rt", encoding="utf-8") as handle:
+            pages += [(row["url"], row["html"]) for row in map(json.loads, handle)]
+    return pages
 
 
 def make_page(**fields):

@@ -16,6 +16,7 @@ import sys
 import threading
 import weakref
 
+from pagestream.transforms import lxml_speedups
 from pagestream.transforms.extract_config import (
     ExtractConfig,
     Extracted,
@@ -75,6 +76,7 @@ def _serve() -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries go to stderr, never into the reply pipe
     requests = sys.stdin.buffer
+    lxml_speedups.install()
     for html in _WARMUP_PAGES:  # trafilatura loads some resources on first use only
         extract_html(html, "https://warm.up/", ExtractConfig())
     _write_frame(replies, ("ready", None))
@@ -170,6 +172,7 @@ class BoundedExtractor:
     """
 
     def __init__(self, config: ExtractConfig) -> None:
+        lxml_speedups.install()  # same output, ~15 % less CPU (see lxml_speedups)
         self.config = config
         self._child: _Child | None = None
         self._finalizer: weakref.finalize | None = None
