@@ -29,7 +29,7 @@ INSTALL_REQUIRES = [
     "langdetect==1.0.9",
     "babel>=2.16",
     "warcio>=1.7,<2",
-    "datasketch>=2.0,<3",
+    "numpy>=1.24",
     "regex>=2023.0",
     "pyarrow>=14",
     "duckdb>=1.0",
@@ -46,12 +46,14 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     "dask": ["apache-beam[dask]>=2.77,<3"],
     # benchmarks/: peak RSS of a process tree, and the optional py-spy profile.
-    "bench": ["psutil>=5", "py-spy>=0.3"],
+    # (datasketch: the reference that MinHash signatures are checked against.)
+    "bench": ["psutil>=5", "py-spy>=0.3", "datasketch>=2.0,<3"],
     "test": [
         "apache-beam[dask]>=2.77,<3",
         "pytest>=8",
         "pytest-timeout>=2",
         "hypothesis>=6",
+        "datasketch>=2.0,<3",
         "ruff>=0.5",
         # tests/test_deploy.py builds the wheel offline (no build isolation).
         "setuptools>=68",

@@ -51,7 +51,7 @@ LOG = logging.getLogger("pagestream")
 #: One writer shard per this many input bytes (bounds the rows one writer sorts in memory).
 BYTES_PER_WRITE_SHARD = 1024**3
 
-_VERSIONED = ("apache-beam", "trafilatura", "langdetect", "datasketch", "pyarrow", "warcio", "lxml")
+_VERSIONED = ("apache-beam", "trafilatura", "langdetect", "pyarrow", "warcio", "lxml")
 
 
 @dataclass(frozen=True)

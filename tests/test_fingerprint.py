@@ -197,3 +197,16 @@ def test_config_derives_bands_from_threshold():
 def test_config_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         DedupConfig(**kwargs)
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (16, 0), (256, 12345)])
+def test_permutations_are_datasketchs_affine32(num_perm, seed):
+    from datasketch import MinHash
+
+    from pagestream.transforms.fingerprint import _permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    ours = _permutations(num_perm, seed)
+    assert ours[0].dtype == ours[1].dtype == np.uint32
+    assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
+    assert (ours[0] % 2 == 1).all()

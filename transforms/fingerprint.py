@@ -279,12 +279,15 @@ def shingle_hashes(text: str, n: int, min_line_words: int = 0) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    # Imported here: datasketch's package import pulls in scipy (~0.6 s), which the process
-    # that only builds the graph (and a DirectRunner's runner process) never needs.
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's ``affine32`` permutation parameters (``MinHash(num_perm, seed,
+    scheme="affine32").permutations``): odd ``a`` and any ``b``, drawn in that order from
+    ``numpy.random.RandomState(seed)``. Written out rather than imported because importing
+    datasketch loads scipy (0.8 s in every worker); ``tests/test_fingerprint.py`` checks the
+    values against datasketch's."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def minhash(text: str, config: DedupConfig) -> np.ndarray:
