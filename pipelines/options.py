@@ -159,12 +159,14 @@ def load_config_file(path: str) -> dict:
     return values
 
 
-def _beam_parser() -> argparse.ArgumentParser:
-    """A parser that knows every flag of every registered Beam PipelineOptions class."""
-    try:  # registers --dask_* options when the dask extra is installed
-        import apache_beam.runners.dask.dask_runner  # noqa: F401
-    except ImportError:
-        pass
+def _beam_parser(with_dask: bool = True) -> argparse.ArgumentParser:
+    """A parser that knows every flag of every registered Beam PipelineOptions class
+    (``with_dask``: also the ``--dask_*`` flags, when the dask extra is installed)."""
+    if with_dask:
+        try:  # its import (0.3 s) registers the --dask_* options
+            import apache_beam.runners.dask.dask_runner  # noqa: F401
+        except ImportError:
+            pass
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     seen = set()
     stack = list(PipelineOptions.__subclasses__())
@@ -183,7 +185,8 @@ def _beam_parser() -> argparse.ArgumentParser:
 
 def check_beam_args(beam_args: list[str]) -> None:
     """Refuses flags that no Beam options class knows (typos must not run with defaults)."""
-    _, unknown = _beam_parser().parse_known_args(beam_args)
+    with_dask = any("dask" in arg.lower() for arg in beam_args)
+    _, unknown = _beam_parser(with_dask).parse_known_args(beam_args)
     flags = [arg for arg in unknown if arg.startswith("--")]
     if flags:
         raise OptionsError(
