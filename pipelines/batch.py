@@ -39,6 +39,7 @@ from pagestream.transforms.read import (
     ReadPages,
     expand_inputs,
     limit_records,
+    split_files,
 )
 from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
@@ -67,6 +68,7 @@ class RunPlan:
     topics: TopicConfig
     write: WriteConfig
     redistribute: str = "reshuffle"
+    read_parts: int = 1  # ReadPages(parts=...): each WARC/JSONL file split for this many workers
     state_attempt: str | None = None
     manifest_base: dict = field(default_factory=dict)
 
@@ -167,8 +169,9 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
     warn_if_disk_is_short(options.output, total_bytes)
     runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
     redistribute = redistribution(runner, beam_options)
+    read_parts = direct_workers(beam_options) if redistribute == "none" else 1
     if redistribute == "none":
-        warn_if_files_are_fewer_than_workers(files, beam_options)
+        warn_if_files_are_fewer_than_workers(split_files(files, read_parts), read_parts)
     write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
     attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
     base = {
@@ -198,6 +201,7 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         topics=topics,
         write=write,
         redistribute=redistribute,
+        read_parts=read_parts,
         state_attempt=attempt,
         manifest_base=base,
     )
@@ -207,7 +211,8 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
     """How ``ReadPages`` spreads records over workers on ``runner`` (see ``ReadPages``).
 
     ``group`` on Dask (where ``Reshuffle`` is a no-op). ``none`` on the DirectRunner: its
-    workers share out the input files, and a reshuffle there would hold every page's HTML in
+    workers share out the input files (each WARC/JSONL file split into one part per worker,
+    ``split_files``, so a file of slow pages does not load one worker), and a reshuffle there would hold every page's HTML in
     the runner process and hand each worker its whole share at once (10,000 pages, 0.4 GB
     gzipped: 8.7 GB in the runner and 3 GB per worker with 2 workers, against ~0.5 GB per
     process without); in one process it only copies the HTML (~4 % of the run's time).
@@ -220,16 +225,20 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
     return "reshuffle"
 
 
-def warn_if_files_are_fewer_than_workers(files: list[InputFile], beam_options) -> None:
-    """The DirectRunner's workers share out input files: fewer files than workers idle some."""
+def direct_workers(beam_options: PipelineOptions) -> int:
+    """The DirectRunner's worker count (``--direct_num_workers``, 0 meaning one per core)."""
     workers = beam_options.view_as(DirectOptions).direct_num_workers
-    if workers == 0:  # Beam: one per core
-        workers = os.cpu_count() or 1
-    if workers > 1 and len(files) < workers:
+    return workers if workers > 0 else os.cpu_count() or 1
+
+
+def warn_if_files_are_fewer_than_workers(items: list[InputFile], workers: int) -> None:
+    """The DirectRunner's workers share out the read items (``split_files`` splits WARC and
+    JSON Lines files; an HTML or text file is one page): fewer items than workers idle some."""
+    if workers > 1 and len(items) < workers:
         print(
-            f"pagestream run: warning: {len(files)} input file(s) for --direct_num_workers "
-            f"{workers}: each file is read and extracted by one worker; split the input into "
-            "at least as many files as workers to use them all",
+            f"pagestream run: warning: {len(items)} input file(s) for --direct_num_workers "
+            f"{workers}: each file is read and extracted by one worker; give at least as "
+            "many files as workers to use them all",
             file=sys.stderr,
         )
 
@@ -260,7 +269,9 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
     beats = progress_dir(staging_dir(options.output, options.run_id))
     pages = (
         pipeline
-        | "ReadPages" >> ReadPages(plan.files, redistribute=plan.redistribute, progress_dir=beats)
+        | "ReadPages" >> ReadPages(
+            plan.files, redistribute=plan.redistribute, progress_dir=beats, parts=plan.read_parts
+        )
         | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date, beats)
         | "DetectLanguage" >> DetectLanguage(plan.language)
         | "MarkDuplicates"

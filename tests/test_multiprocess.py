@@ -82,16 +82,33 @@ def test_records_are_redistributed_by_the_means_each_runner_has(runner, expected
 
 
 @pytest.mark.parametrize(
-    ("files", "workers", "warned"), [(1, 2, True), (2, 2, False), (1, 1, False)]
+    ("fmt", "files", "workers", "warned"),
+    [
+        ("html", 1, 2, True),  # one page: one worker
+        ("html", 2, 2, False),
+        ("html", 1, 1, False),
+        ("jsonl", 1, 2, False),  # split into one part per worker
+        ("warc", 1, 4, False),
+    ],
 )
-def test_fewer_files_than_direct_workers_is_warned(capsys, files, workers, warned):
-    from apache_beam.options.pipeline_options import PipelineOptions
-
+def test_fewer_files_than_direct_workers_is_warned(capsys, fmt, files, workers, warned):
     from pagestream.pipelines.batch import warn_if_files_are_fewer_than_workers
+    from pagestream.transforms.read import split_files
     from pagestream.transforms.read_inputs import InputFile
 
-    planned = [InputFile(f"/in/{n}.jsonl", 10, "jsonl") for n in range(files)]
-    options = PipelineOptions(["--direct_num_workers", str(workers)])
-    warn_if_files_are_fewer_than_workers(planned, options)
+    planned = [InputFile(f"/in/{n}.{fmt}", 10, fmt) for n in range(files)]
+    warn_if_files_are_fewer_than_workers(split_files(planned, workers), workers)
     message = capsys.readouterr().err
     assert ("--direct_num_workers" in message) is warned
+
+
+def test_direct_workers_follows_direct_num_workers():
+    import os
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pagestream.pipelines.batch import direct_workers
+
+    assert direct_workers(PipelineOptions(["--direct_num_workers", "3"])) == 3
+    assert direct_workers(PipelineOptions([])) == 1  # Beam's default
+    assert direct_workers(PipelineOptions(["--direct_num_workers", "0"])) == (os.cpu_count() or 1)

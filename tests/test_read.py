@@ -18,6 +18,7 @@ from pagestream.transforms.read import (
     limit_records,
     parse_fetch_time,
     read_records,
+    split_files,
 )
 
 HTML = "<html><head><title>T</title></head><body><p>{}</p></body></html>"
@@ -217,6 +218,47 @@ def test_read_pages_reads_every_record_of_every_file(tmp_path, redistribute):
     with TestPipeline() as p:
         urls = p | ReadPages(files, redistribute=redistribute) | beam.Map(lambda r: r.url)
         assert_that(urls, equal_to([f"{n}{i}" for n in "ab" for i in range(4)]))
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_split_parts_together_read_each_record_once(tmp_path, shared, parts):
+    lines = [json.dumps({"url": f"u{i}", "text": "t"}) for i in range(10)] + ["{broken"]
+    files = [
+        _jsonl(tmp_path, lines),
+        InputFile(str(shared / "warc" / "example.warc.gz"), 0, "warc"),
+        InputFile(str(tmp_path / "gone.jsonl"), 0, "jsonl"),  # unreadable: one dead record
+        InputFile(str(tmp_path / "page.html"), 0, "html"),  # one page: never split
+    ]
+    (tmp_path / "page.html").write_text("<html><body><p>one page</p></body></html>")
+    split = split_files(files, parts)
+    assert len(split) == 3 * parts + 1
+    for file in files:
+        whole = [r.source for r in read_records(file)]
+        pieces = [[r.source for r in read_records(f)] for f in split if f.path == file.path]
+        assert sorted(s for piece in pieces for s in piece) == sorted(whole)
+        if file.fmt != "html":
+            assert [len(p) for p in pieces] == [
+                len(whole[k::parts]) for k in range(parts)
+            ]  # interleaved: each part within one record of the others
+
+
+def test_split_parts_respect_the_record_limit(tmp_path):
+    file = _jsonl(tmp_path, [json.dumps({"url": f"u{i}", "text": "t"}) for i in range(9)])
+    limited = file._replace(limit=5)
+    parts = split_files([limited], 2)
+    assert [[r.url for r in read_records(f)] for f in parts] == [["u0", "u2", "u4"], ["u1", "u3"]]
+
+
+def test_read_pages_with_parts_reads_every_record_once(tmp_path):
+    files = [
+        _jsonl(
+            tmp_path, [json.dumps({"url": f"{n}{i}", "text": "t"}) for i in range(5)], f"{n}.jsonl"
+        )
+        for n in "ab"
+    ]
+    with TestPipeline() as p:
+        urls = p | ReadPages(files, redistribute="none", parts=2) | beam.Map(lambda r: r.url)
+        assert_that(urls, equal_to([f"{n}{i}" for n in "ab" for i in range(5)]))
 
 
 def test_the_split_modules_are_re_exported_from_read():

@@ -40,6 +40,8 @@ class InputFile(NamedTuple):
     size: int
     fmt: str
     limit: int | None = None  # read at most this many records (--max_pages)
+    part: int = 0  # of ``parts``: this reads the records whose index % parts == part
+    parts: int = 1
 
 
 def input_format(path: str) -> str | None:
