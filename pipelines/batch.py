@@ -269,7 +269,8 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
     beats = progress_dir(staging_dir(options.output, options.run_id))
     pages = (
         pipeline
-        | "ReadPages" >> ReadPages(
+        | "ReadPages"
+        >> ReadPages(
             plan.files, redistribute=plan.redistribute, progress_dir=beats, parts=plan.read_parts
         )
         | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date, beats)
