@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 
 logging.getLogger("apache_beam").setLevel(logging.ERROR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_a_temp_dir(tmp_path_factory):
+    """pagestream's cache (``language_model.cache_dir``) goes to a temp dir, not ~/.cache;
+    subprocesses (``pagestream run``, Beam workers) inherit it through the environment."""
+    previous = os.environ.get("PAGESTREAM_CACHE_DIR")
+    os.environ["PAGESTREAM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAGESTREAM_CACHE_DIR", None)
+    else:
+        os.environ["PAGESTREAM_CACHE_DIR"] = previous
 
 
 @pytest.fixture

@@ -350,3 +350,52 @@ def test_a_failure_becomes_a_dead_letter(monkeypatch):
     assert (page.kind, page.stage, page.reason) == (KIND_DEAD, "language", "error")
     assert page.error == "RuntimeError: boom"
     assert page.excerpt == "Some text here"
+
+
+def _same_model(a, b) -> bool:
+    import numpy as np
+
+    return (
+        a.langs == b.langs
+        and a.rows == b.rows
+        and np.array_equal(a.log_probs, b.log_probs)
+        and a.log_probs.dtype == b.log_probs.dtype
+        and sorted(a.native) == sorted(b.native)
+        and all(np.array_equal(a.native[s], b.native[s]) for s in a.native)
+        and a.factory.langlist == b.factory.langlist
+        and a.factory.word_lang_prob_map == b.factory.word_lang_prob_map
+    )
+
+
+def test_cached_model_is_the_built_model_and_detects_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAGESTREAM_CACHE_DIR", str(tmp_path))
+    built = language_model._build_model()
+    path = language_model._cache_path()
+    assert path.startswith(str(tmp_path))
+    language_model._write_cache(path, built)
+    cached = language_model._read_cached(path)
+    assert _same_model(built, cached)
+    text = "Der Hafen wurde am Samstag wegen des Sturms geschlossen, die Fähren fuhren nicht."
+    assert language_model._ngram_rows(cached, text) == language_model._ngram_rows(built, text)
+    assert [p.name for p in tmp_path.iterdir()] == [path.rsplit("/", 1)[1]]  # no temp file left
+
+
+def test_a_broken_or_unwritable_cache_falls_back_to_building(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAGESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    path = language_model._cache_path()
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / path.rsplit("/", 1)[1]).write_bytes(b"not an npz")
+    with pytest.raises((OSError, ValueError)):
+        language_model._read_cached(path)
+    language_model.load_model.cache_clear()
+    try:
+        assert _same_model(language_model.load_model(), language_model._build_model())
+        assert language_model._read_cached(path).langs  # rewritten by load_model
+        monkeypatch.setenv("PAGESTREAM_CACHE_DIR", str(tmp_path / "file" / "below"))
+        (tmp_path / "file").write_text("a file where the cache directory would go")
+        language_model.load_model.cache_clear()
+        assert language_model.load_model().langs
+        monkeypatch.setenv("PAGESTREAM_CACHE_DIR", "off")
+        assert language_model._cache_path() is None
+    finally:
+        language_model.load_model.cache_clear()
