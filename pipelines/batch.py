@@ -212,10 +212,11 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
 
     ``group`` on Dask (where ``Reshuffle`` is a no-op). ``none`` on the DirectRunner: its
     workers share out the input files (each WARC/JSONL file split into one part per worker,
-    ``split_files``, so a file of slow pages does not load one worker), and a reshuffle there would hold every page's HTML in
-    the runner process and hand each worker its whole share at once (10,000 pages, 0.4 GB
-    gzipped: 8.7 GB in the runner and 3 GB per worker with 2 workers, against ~0.5 GB per
-    process without); in one process it only copies the HTML (~4 % of the run's time).
+    ``split_files``, so a file of slow pages does not load one worker), and a reshuffle there
+    would hold every page's HTML in the runner process and hand each worker its whole share
+    at once (10,000 pages, 0.4 GB gzipped: 8.7 GB in the runner and 3 GB per worker with 2
+    workers, against ~0.5 GB per process without); in one process it only copies the HTML
+    (~4 % of the run's time).
     ``reshuffle`` on the other runners, which shuffle through disk.
     """
     if "Dask" in runner:
