@@ -13,13 +13,17 @@ change of machine load hits both sides alike:
 * ``pipeline-2w``: the same run with ``--direct_num_workers 2 --direct_running_mode
   multi_processing``;
 * ``loop-2``: two ``hand_loop.py`` processes at once, each on every other page of all files
-  (``--part 0/2``, ``--part 1/2``): the machine's real two-process capacity.
+  (``--part 0/2``, ``--part 1/2``): the machine's real two-process capacity;
+* ``pair-1w``: ``pipeline-1w`` and ``loop-1`` started at the same moment, one per core, so
+  both see the same machine: on a shared machine whose speed drifts by a third within
+  minutes, the ratio of a concurrent pair is steadier than a ratio of medians.
 
 Each run is a fresh subprocess (imports and Beam start-up included, as a user pays them).
 Reported per variant: median wall seconds, pages/s, CPU seconds, peak RSS of the process
 tree, and the load average at each start. ``speed_ratio`` = loop wall / pipeline wall
-(>= 1 means the pipeline is faster than the loop). Pipeline runs also give the manifest's
-per-stage ms (sum of per-page times).
+(>= 1 means the pipeline is faster than the loop); ``per_repeat`` has the same ratios within
+each repeat (back-to-back runs). Pipeline runs also give the manifest's per-stage ms (sum of
+per-page times).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -114,10 +120,43 @@ def run_variant(name: str, files: list[Path], work: Path, rep: int, extra: list[
     )
 
 
+def run_pair(files: list[Path], work: Path, rep: int, extra: list[str]) -> dict:
+    """``pipeline-1w`` and ``loop-1`` started together; each one's own wall time."""
+    out = work / f"out-pair-{rep}"
+    shutil.rmtree(out, ignore_errors=True)
+    commands = {
+        "pipeline": pipeline_command(files, out, f"bench-pair-{rep}", extra),
+        "loop": loop_command(files, work / "loop-pair.parquet"),
+    }
+    load = load_average()
+    started = time.perf_counter()
+    procs = {
+        name: subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name, cmd in commands.items()
+    }
+    walls: dict[str, float] = {}
+    while len(walls) < len(procs):
+        for name, proc in procs.items():
+            if name not in walls and proc.poll() is not None:
+                walls[name] = time.perf_counter() - started
+        time.sleep(0.05)
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "pipeline_wall_s": round(walls["pipeline"], 2),
+        "loop_wall_s": round(walls["loop"], 2),
+        "ratio": round(walls["loop"] / walls["pipeline"], 3),
+        "load": load,
+        "ok": all(proc.returncode == 0 for proc in procs.values()),
+    }
+
+
 def summarise(runs: dict[str, list[dict]], html_pages: int) -> dict:
     """Medians per variant and the pipeline/loop ratios."""
     summary = {}
+    pairs = runs.get("pair-1w", [])
     for name, records in runs.items():
+        if name == "pair-1w":
+            continue
         good = [r for r in records if r["ok"]] or records
         wall = median([r["wall_s"] for r in good])
         summary[name] = {
@@ -142,7 +181,16 @@ def summarise(runs: dict[str, list[dict]], html_pages: int) -> dict:
         ratios["pipeline_2w_speedup"] = round(
             summary["pipeline-1w"]["wall_s"] / summary["pipeline-2w"]["wall_s"], 3
         )
-    return {"variants": summary, "speed_ratio": ratios}
+    for workers in ("1", "2"):
+        pipe, loop = runs.get(f"pipeline-{workers}w"), runs.get(f"loop-{workers}")
+        if pipe and loop:
+            each = [round(b["wall_s"] / a["wall_s"], 3) for a, b in zip(pipe, loop, strict=False)]
+            ratios[f"{workers}_worker_per_repeat"] = each
+            ratios[f"{workers}_worker_per_repeat_median"] = round(median(each), 3)
+    if pairs:
+        ratios["1_worker_concurrent_pairs"] = [p["ratio"] for p in pairs]
+        ratios["1_worker_concurrent"] = round(median([p["ratio"] for p in pairs]), 3)
+    return {"variants": summary, "speed_ratio": ratios, "pairs": pairs}
 
 
 def stage_medians(records: list[dict], pages: int) -> dict:
@@ -162,7 +210,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shards", type=int, default=8, help="JSONL files in the corpus")
     parser.add_argument(
-        "--variants", default="pipeline-1w,loop-1,pipeline-2w,loop-2", help="comma-separated"
+        "--variants",
+        default="pipeline-1w,loop-1,pipeline-2w,loop-2,pair-1w",
+        help="comma-separated",
     )
     parser.add_argument("--workdir", type=Path, help="keep the corpus here (default: temp)")
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -178,6 +228,11 @@ def main(argv: list[str] | None = None) -> dict:
     for rep in range(args.repeats):
         order = variants if rep % 2 == 0 else list(reversed(variants))
         for name in order:
+            if name == "pair-1w":
+                record = run_pair(files, work, rep, args.pipeline_arg)
+                runs[name].append(record)
+                print(f"[rep {rep}] {name}: {record}", flush=True)
+                continue
             record = run_variant(name, files, work, rep, args.pipeline_arg)
             runs[name].append(record)
             print(f"[rep {rep}] {name}: {record['wall_s']} s, load {record['load']}, "
@@ -195,7 +250,9 @@ def main(argv: list[str] | None = None) -> dict:
         "load_end": load_average(),
         **summarise(runs, html_pages),
         "stage_ms_per_page": {
-            name: stage_medians(runs[name], html_pages) for name in runs if name.startswith("pipe")
+            name: stage_medians(runs[name], html_pages)
+            for name in runs
+            if name.startswith("pipeline")
         },
         "runs": runs,
     }

@@ -36,7 +36,28 @@ def test_summarise_ratios_are_loop_over_pipeline():
         "2_worker": 0.5,
         "two_process_capacity": 1.5,
         "pipeline_2w_speedup": 1.5,
+        "1_worker_per_repeat": [0.6],  # loop-1 rep 0 / pipeline-1w rep 0
+        "1_worker_per_repeat_median": 0.6,
+        "2_worker_per_repeat": [0.5],
+        "2_worker_per_repeat_median": 0.5,
     }
+
+
+def test_summarise_reports_concurrent_pairs_apart_from_the_variants():
+    def rec(wall):
+        return {"wall_s": wall, "cpu_s": wall, "peak_rss_mib": 1.0, "load": 0.1, "ok": True}
+
+    pair = {"pipeline_wall_s": 10.0, "loop_wall_s": 9.0, "load": 0.1, "ok": True}
+    runs = {
+        "pipeline-1w": [rec(10.0)],
+        "loop-1": [rec(8.0)],
+        "pair-1w": [{**pair, "ratio": r} for r in (0.9, 0.7, 0.8)],
+    }
+    out = bench_speed.summarise(runs, html_pages=10)
+    assert "pair-1w" not in out["variants"]
+    assert out["speed_ratio"]["1_worker_concurrent"] == 0.8
+    assert out["speed_ratio"]["1_worker_concurrent_pairs"] == [0.9, 0.7, 0.8]
+    assert out["pairs"] == runs["pair-1w"]
 
 
 def test_summarise_ignores_failed_runs_when_some_succeeded():
