@@ -50,6 +50,7 @@ _PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?!:)")
 
 _lock = threading.Lock()
 _undo: list[tuple[object, object, object]] = []  # (container, key or index, original)
+_installed = [False]  # also True when install() found nothing to replace
 
 
 def guard_regex_tests(path: str) -> str:
@@ -145,6 +146,8 @@ class _ParserLookup:
 
 
 def _install_lookups(modules: list) -> int:
+    # The undo puts back lxml.html's own lookup, the one every lxml.html.HTMLParser starts
+    # with (a parser's current lookup cannot be read back).
     lookup = lxml.etree.ElementDefaultClassLookup(
         element=lxml.html.HtmlElement,
         comment=lxml.html.HtmlComment,
@@ -169,14 +172,15 @@ def install() -> int:
     import trafilatura  # noqa: F401 - its modules hold the expressions and parsers
 
     with _lock:
-        if _undo:
+        if _installed[0]:
             return 0
+        _installed[0] = True
         modules = _library_modules()
         return _install_xpaths(modules) + _install_lookups(modules)
 
 
 def installed() -> bool:
-    return bool(_undo)
+    return _installed[0]
 
 
 def uninstall() -> None:
@@ -185,3 +189,4 @@ def uninstall() -> None:
         while _undo:
             container, key, original = _undo.pop()
             container[key] = original
+        _installed[0] = False
