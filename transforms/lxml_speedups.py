@@ -22,15 +22,17 @@ pages (CPU, best of 4): 50.0 ms/page before, 45.2 with (1), 42.7 with both;
 text and metadata either way.
 
 Why by hand: no library does this; the right place is trafilatura itself (an upstream patch).
-Only module-level XPath objects (alone, in lists or tuples) are rewritten; anything else
+Only module-level XPath objects (alone or in lists) are rewritten; anything else
 is left as it is, and :func:`uninstall` puts every original back.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
+from collections.abc import Callable
 
 import lxml.etree
 import lxml.html
@@ -49,7 +51,7 @@ _REGEX_TEST = re.compile(
 _PREFIX = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?!:)")
 
 _lock = threading.Lock()
-_undo: list[tuple[object, object, object]] = []  # (container, key or index, original)
+_undo: list[Callable[[], object]] = []  # each puts one original back
 _installed = [False]  # also True when install() found nothing to replace
 
 
@@ -96,64 +98,44 @@ def _library_modules() -> list:
 
 def _replace(container, key, original, new) -> None:
     container[key] = new
-    _undo.append((container, key, original))
+    _undo.append(functools.partial(container.__setitem__, key, original))
 
 
 def _install_xpaths(modules: list) -> int:
-    replaced: dict[int, object] = {}  # id(original XPath or tuple) -> replacement
-
-    def faster(value):
-        if id(value) not in replaced:
-            if isinstance(value, lxml.etree.XPath):
-                replaced[id(value)] = _guarded_xpath(value) or value
-            else:  # a tuple of XPaths
-                new = tuple(_guarded_xpath(x) or x for x in value)
-                replaced[id(value)] = (
-                    new if any(a is not b for a, b in zip(new, value, strict=True)) else value
-                )
-        return replaced[id(value)]
-
+    # A module-level XPath may be imported by name into other modules (BASIC_CLEAN_XPATH is
+    # in trafilatura.settings and trafilatura.baseline): each gets the same replacement. Lists
+    # are changed in place, once, which every module holding them sees.
+    replaced: dict[int, lxml.etree.XPath] = {}
+    seen_lists: set[int] = set()
     count = 0
-    seen_lists: set[int] = set()  # a list imported by name into several modules
     for module in modules:
         namespace = vars(module)
         for name, value in list(namespace.items()):
-            if isinstance(value, lxml.etree.XPath) or (
-                isinstance(value, tuple)
-                and value
-                and all(isinstance(x, lxml.etree.XPath) for x in value)
-            ):
-                new = faster(value)
-                if new is not value:
-                    _replace(namespace, name, value, new)
+            if isinstance(value, lxml.etree.XPath):
+                if id(value) not in replaced:
+                    replaced[id(value)] = _guarded_xpath(value) or value
+                if replaced[id(value)] is not value:
+                    _replace(namespace, name, value, replaced[id(value)])
                     count += 1
             elif isinstance(value, list) and id(value) not in seen_lists:
                 seen_lists.add(id(value))
                 for index, item in enumerate(value):
-                    if isinstance(item, lxml.etree.XPath):
-                        new = _guarded_xpath(item)
-                        if new is not None:
-                            _replace(value, index, item, new)
-                            count += 1
+                    new = _guarded_xpath(item) if isinstance(item, lxml.etree.XPath) else None
+                    if new is not None:
+                        _replace(value, index, item, new)
+                        count += 1
     return count
 
 
-class _ParserLookup:
-    """Undo record for a parser's class lookup (parsers are not subscriptable)."""
-
-    def __setitem__(self, parser, lookup) -> None:
-        parser.set_element_class_lookup(lookup)
-
-
 def _install_lookups(modules: list) -> int:
-    # The undo puts back lxml.html's own lookup, the one every lxml.html.HTMLParser starts
-    # with (a parser's current lookup cannot be read back).
     lookup = lxml.etree.ElementDefaultClassLookup(
         element=lxml.html.HtmlElement,
         comment=lxml.html.HtmlComment,
         pi=lxml.html.HtmlProcessingInstruction,
         entity=lxml.html.HtmlEntity,
     )
+    # The undo puts back lxml.html's own lookup, the one every lxml.html.HTMLParser starts
+    # with (a parser's current lookup cannot be read back).
     original = lxml.html.HtmlElementClassLookup()
     parsers = {
         id(value): value
@@ -162,7 +144,8 @@ def _install_lookups(modules: list) -> int:
         if isinstance(value, lxml.html.HTMLParser)
     }
     for parser in parsers.values():
-        _replace(_ParserLookup(), parser, original, lookup)
+        parser.set_element_class_lookup(lookup)
+        _undo.append(functools.partial(parser.set_element_class_lookup, original))
     return len(parsers)
 
 
@@ -187,6 +170,5 @@ def uninstall() -> None:
     """Puts back every expression and parser lookup :func:`install` replaced."""
     with _lock:
         while _undo:
-            container, key, original = _undo.pop()
-            container[key] = original
+            _undo.pop()()
         _installed[0] = False
