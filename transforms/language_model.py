@@ -75,7 +75,6 @@ def _build_model() -> _Model:
         with open(os.path.join(PROFILES_DIRECTORY, name), encoding="utf-8") as handle:
             profiles.append(handle.read())
     factory.load_json_profile(profiles)
-    factory.seed = 0  # only for Detector objects made from it; the posterior below draws nothing
     grams = factory.word_lang_prob_map
     rows = {gram: i for i, gram in enumerate(grams)}
     probs = np.array(list(grams.values()), dtype=np.float64)
@@ -89,14 +88,21 @@ def _build_model() -> _Model:
         script: mass / np.maximum(totals, 1e-12) >= _NATIVE_SCRIPT_SHARE
         for script, mass in sorted(by_script.items())
     }
-    factory.word_lang_prob_map = rows  # the Detector only tests membership; free the float lists
-    return _Model(
-        factory=factory,
-        langs=tuple(factory.langlist),
-        rows=rows,
-        log_probs=np.log(probs + _ALPHA).astype(np.float32),
-        native=native,
+    return _new_model(
+        tuple(factory.langlist), rows, np.log(probs + _ALPHA).astype(np.float32), native
     )
+
+
+def _new_model(
+    langs: tuple[str, ...], rows: dict[str, int], log_probs: np.ndarray, native: dict
+) -> _Model:
+    """The model, with the langdetect factory its text cleaning needs: the language list and
+    the n-grams (the Detector only tests membership, so the float lists are not kept)."""
+    factory = DetectorFactory()
+    factory.langlist = list(langs)
+    factory.word_lang_prob_map = rows
+    factory.seed = 0  # only for Detector objects made from it; the posterior draws nothing
+    return _Model(factory=factory, langs=langs, rows=rows, log_probs=log_probs, native=native)
 
 
 # The built model is cached as a .npz (no pickle) in PAGESTREAM_CACHE_DIR, else
@@ -145,12 +151,8 @@ def _read_cached(path: str) -> _Model:
     ):
         raise ValueError(f"{path}: inconsistent shapes")
     rows = {gram: i for i, gram in enumerate(grams)}
-    factory = DetectorFactory()
-    factory.langlist = list(langs)
-    factory.word_lang_prob_map = rows  # what load_json_profile + _build_model leave there
-    factory.seed = 0
     native = {script: native_matrix[i] for i, script in enumerate(scripts)}
-    return _Model(factory=factory, langs=langs, rows=rows, log_probs=log_probs, native=native)
+    return _new_model(langs, rows, log_probs, native)
 
 
 def _write_cache(path: str, model: _Model) -> None:
