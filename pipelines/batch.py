@@ -45,7 +45,16 @@ from pagestream.transforms.stats import RunStats
 from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
 from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
 
-__all__ = ["RunPlan", "RunSubmitted", "build", "configs_for", "plan_run", "redistribution", "run"]
+__all__ = [
+    "RunPlan",
+    "RunSubmitted",
+    "build",
+    "configs_for",
+    "new_pipeline",
+    "plan_run",
+    "redistribution",
+    "run",
+]
 
 LOG = logging.getLogger("pagestream")
 
@@ -301,11 +310,42 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
     )
 
 
+_DIRECT_RUNNER_NAMES = ("DirectRunner", "SwitchingDirectRunner")
+
+
+def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
+    """An empty pipeline for ``beam_options``; a DirectRunner one runs on the FnApiRunner.
+
+    Beam 2.77's DirectRunner first tries the PrismRunner, which downloads a binary from
+    GitHub: a network call in every run (offline it fails after ~0.4 s and a second graph
+    translation; online a run would fetch and use an engine pagestream is not tested on).
+    For a batch graph like ours, without TestStream, it then picks the FnApiRunner, built
+    here the way ``SwitchingDirectRunner.run_pipeline`` builds it, so only the attempt goes.
+    Other runners, and ``--streaming``, get Beam's own choice.
+    """
+    runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
+    if (
+        runner.rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
+        or beam_options.view_as(StandardOptions).streaming
+    ):
+        return beam.Pipeline(options=beam_options)
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(beam_options.get_all_options())
+    provision_info = fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
+    )
+    runner = fn_runner.FnApiRunner(provision_info=provision_info)
+    return beam.Pipeline(runner=runner, options=beam_options)
+
+
 def run(options: RunOptions, beam_args: list[str]) -> dict:
     """Runs one batch run to completion and returns its committed manifest."""
     beam_options = PipelineOptions(beam_args)
     plan = plan_run(options, beam_options)
-    pipeline = beam.Pipeline(options=beam_options)
+    pipeline = new_pipeline(beam_options)
     build(pipeline, plan)
     beats = progress_dir(staging_dir(plan.options.output, plan.options.run_id))
     total_bytes = plan.manifest_base["inputs"]["bytes"]

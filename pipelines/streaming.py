@@ -320,7 +320,7 @@ class StreamLoop:
             "state_attempt": plan.state_attempt,
         }
         plan = dataclasses.replace(plan, manifest_base={**plan.manifest_base, "streaming": section})
-        pipeline = beam.Pipeline(options=self.beam_options)
+        pipeline = batch.new_pipeline(self.beam_options)
         batch.build(pipeline, plan)
         pipeline.run().wait_until_finish()
 

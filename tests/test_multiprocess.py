@@ -112,3 +112,45 @@ def test_direct_workers_follows_direct_num_workers():
     assert direct_workers(PipelineOptions(["--direct_num_workers", "3"])) == 3
     assert direct_workers(PipelineOptions([])) == 1  # Beam's default
     assert direct_workers(PipelineOptions(["--direct_num_workers", "0"])) == (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "fn_api"),
+    [
+        ([], True),  # Beam's default runner is the DirectRunner
+        (["--runner", "DirectRunner"], True),
+        (["--runner", "apache_beam.runners.direct.direct_runner.DirectRunner"], True),
+        (["--runner", "DirectRunner", "--streaming"], False),  # Beam decides
+        (["--runner", "BundleBasedDirectRunner"], False),
+    ],
+)
+def test_the_direct_runner_runs_on_the_fn_api_runner_directly(args, fn_api):
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from pagestream.pipelines.batch import new_pipeline
+
+    assert isinstance(new_pipeline(PipelineOptions(args)).runner, FnApiRunner) is fn_api
+
+
+def test_a_direct_run_never_tries_the_prism_runner(tmp_path, monkeypatch):
+    """Beam's DirectRunner tries Prism first, which downloads a binary: no network in a run."""
+    import json
+
+    from apache_beam.runners.portability import prism_runner
+
+    from pagestream.cli import main
+
+    calls = []
+    monkeypatch.setattr(
+        prism_runner.PrismRunner, "run_pipeline", lambda *args, **kw: calls.append(args)
+    )
+    words = " ".join(f"word{n}" for n in range(80))
+    page = {"url": "https://example.org/a", "html": f"<html><body><p>{words}</p></body></html>"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(page) + "\n")
+    out = tmp_path / "out"
+    args = ["run", "--input", str(tmp_path / "in.jsonl"), "--output", str(out), "--quiet"]
+    assert main([*args, "--run_id", "r1", "--logical_date", "2024-05-01"]) == 0
+    assert calls == []
+    manifest = json.loads((out / "_runs" / "r1.json").read_text())
+    assert (manifest["runner"], manifest["counts"]["pages"]) == ("DirectRunner", 1)
