@@ -446,6 +446,37 @@ def test_child_killed_from_outside_is_a_crash_and_is_replaced(isolated: BoundedE
     assert isolated.child_pid not in (None, pid)
 
 
+def test_prestarted_child_serves_the_first_isolated_page() -> None:
+    config = ExtractConfig(isolate_above_tags=1_000, latest_date="2024-01-01")
+    with BoundedExtractor(config) as extractor:
+        extractor.prestart()
+        pid = extractor.child_pid
+        assert pid is not None and pid_alive(pid)
+        html = read_html(PHYS)  # inline while the child loads
+        assert extractor.extract(html, "https://phys.org/x") == extract_html(
+            html, "https://phys.org/x", config
+        )
+        assert extractor.extract(flat_divs(300), "https://a.com/").extractor == "trafilatura"
+        assert extractor.child_pid == pid  # the isolated page went to the prestarted child
+    assert not pid_alive(pid)
+    never = BoundedExtractor(ExtractConfig(isolation="never"))
+    never.prestart()
+    assert never.child_pid is None
+
+
+def test_child_dying_before_ready_is_a_crash_and_is_replaced() -> None:
+    config = ExtractConfig(isolate_above_tags=1_000)
+    with BoundedExtractor(config) as extractor:
+        extractor.prestart()
+        pid = extractor.child_pid
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ExtractorCrashed, match="did not start"):
+            extractor.extract(flat_divs(300), "https://a.com/")
+        assert extractor.child_pid is None and not pid_alive(pid)
+        assert extractor.extract(flat_divs(300), "https://a.com/").extractor == "trafilatura"
+        assert extractor.child_pid not in (None, pid)
+
+
 def test_timeout_kills_the_work_and_the_extractor_recovers() -> None:
     config = ExtractConfig(timeout_s=1, isolate_above_tags=1_000)  # flat_divs(40_000): ~3 s
     with BoundedExtractor(config) as extractor:

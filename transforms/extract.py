@@ -166,6 +166,7 @@ class ExtractFn(beam.DoFn):
 
     def setup(self):
         self.extractor = BoundedExtractor(self.config)
+        self.extractor.prestart()  # the child's imports overlap the first pages
         self.heartbeat = Heartbeat(self.progress_dir, STAGE)
 
     def finish_bundle(self):
