@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
 from pagestream.transforms.read import (
+    RECORD_WEIGHT,
     InputError,
     InputFile,
     ReadPages,
@@ -236,10 +237,19 @@ def test_split_parts_together_read_each_record_once(tmp_path, shared, parts):
         whole = [r.source for r in read_records(file)]
         pieces = [[r.source for r in read_records(f)] for f in split if f.path == file.path]
         assert sorted(s for piece in pieces for s in piece) == sorted(whole)
-        if file.fmt != "html":
-            assert [len(p) for p in pieces] == [
-                len(whole[k::parts]) for k in range(parts)
-            ]  # interleaved: each part within one record of the others
+        if file.fmt == "jsonl":  # records of equal size go round-robin
+            assert [len(p) for p in pieces] == [len(whole[k::parts]) for k in range(parts)]
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_split_parts_carry_about_equal_page_bytes(tmp_path, parts):
+    # A large page every other record: dealt by index, one part would get all of them.
+    sizes = [200_000] + [50_000 if i % 2 == 0 else 500 for i in range(40)] + [500] * 30
+    lines = [json.dumps({"url": f"u{i}", "text": "x" * n}) for i, n in enumerate(sizes)]
+    pieces = [list(read_records(f)) for f in split_files([_jsonl(tmp_path, lines)], parts)]
+    assert sorted(r.url for piece in pieces for r in piece) == sorted(f"u{i}" for i in range(71))
+    weights = [sum(len(r.text) + RECORD_WEIGHT for r in piece) for piece in pieces]
+    assert max(weights) - min(weights) <= 50_000 + RECORD_WEIGHT  # within one record
 
 
 def test_split_parts_respect_the_record_limit(tmp_path):

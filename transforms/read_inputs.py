@@ -40,7 +40,7 @@ class InputFile(NamedTuple):
     size: int
     fmt: str
     limit: int | None = None  # read at most this many records (--max_pages)
-    part: int = 0  # of ``parts``: this reads the records whose index % parts == part
+    part: int = 0  # of ``parts``: this reads the records dealt to it (read.read_records)
     parts: int = 1
 
 
