@@ -78,5 +78,5 @@ setup(
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["pagestream = pagestream.cli:main"]},
+    entry_points={"console_scripts": ["pagestream = pagestream.cli:entry"]},
 )

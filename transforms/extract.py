@@ -40,6 +40,7 @@ from pagestream.transforms.extract_html import (
     ExtractionError,
     html_lang,
 )
+from pagestream.transforms.process_gc import freeze_loaded_objects
 from pagestream.transforms.progress import Heartbeat
 from pagestream.transforms.site_stats import SiteStats
 
@@ -168,6 +169,7 @@ class ExtractFn(beam.DoFn):
         self.extractor = BoundedExtractor(self.config)
         self.extractor.prestart()  # the child's imports overlap the first pages
         self.heartbeat = Heartbeat(self.progress_dir, STAGE)
+        freeze_loaded_objects()  # trafilatura & co. are loaded: keep the collector off them
 
     def finish_bundle(self):
         self.heartbeat.flush()
