@@ -208,7 +208,7 @@ def test_docker_build_context_builds_a_complete_wheel(tmp_path):
     for name in data_files:
         assert f"pagestream/transforms/data/{name}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "pagestream = pagestream.cli:main" in zipfile.ZipFile(built).read(entry_points).decode()
+    assert "pagestream = pagestream.cli:entry" in zipfile.ZipFile(built).read(entry_points).decode()
 
 
 # --- Dataflow Flex Template ----------------------------------------------------------------------
