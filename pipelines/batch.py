@@ -235,6 +235,12 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
     return "reshuffle"
 
 
+def sets_up_per_bundle(runner: str) -> bool:
+    """Whether ``runner`` calls ``DoFn.setup()``/``teardown()`` for every bundle: Beam 2.77's
+    DaskRunner does, per partition; the others set a DoFn up once and reuse it."""
+    return "Dask" in runner
+
+
 def direct_workers(beam_options: PipelineOptions) -> int:
     """The DirectRunner's worker count (``--direct_num_workers``, 0 meaning one per core)."""
     workers = beam_options.view_as(DirectOptions).direct_num_workers
@@ -283,7 +289,14 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
         >> ReadPages(
             plan.files, redistribute=plan.redistribute, progress_dir=beats, parts=plan.read_parts
         )
-        | "ExtractText" >> ExtractText(plan.text, options.run_id, options.logical_date, beats)
+        | "ExtractText"
+        >> ExtractText(
+            plan.text,
+            options.run_id,
+            options.logical_date,
+            beats,
+            prestart_child=not sets_up_per_bundle(plan.manifest_base["runner"]),
+        )
         | "DetectLanguage" >> DetectLanguage(plan.language)
         | "MarkDuplicates"
         >> MarkDuplicates(plan.dedup, options.run_id, options.logical_date, options.state)
