@@ -196,7 +196,7 @@ def remove_repeated_lines(
     blank line.
     """
     lines = _logical_lines(text, config)
-    if repeated:  # most sites repeat no line: then no line needs its key (~1 ms/page)
+    if repeated:  # most sites repeat no line: then no line needs its key (0.25 of ~1 ms/page)
         lines = [
             line
             for line in lines
