@@ -176,7 +176,7 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
     check_output_writable(options.output, options.run_id)
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)
-    runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
+    runner = runner_name(beam_options)
     redistribute = redistribution(runner, beam_options)
     read_parts = direct_workers(beam_options) if redistribute == "none" else 1
     if redistribute == "none":
@@ -214,6 +214,11 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         state_attempt=attempt,
         manifest_base=base,
     )
+
+
+def runner_name(beam_options: PipelineOptions) -> str:
+    """``--runner`` as given, ``DirectRunner`` (Beam's default) when it is not."""
+    return str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
 
 
 def redistribution(runner: str, beam_options: PipelineOptions) -> str:
@@ -336,9 +341,8 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     here the way ``SwitchingDirectRunner.run_pipeline`` builds it, so only the attempt goes.
     Other runners, and ``--streaming``, get Beam's own choice.
     """
-    runner = str(beam_options.view_as(StandardOptions).runner or "DirectRunner")
     if (
-        runner.rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
+        runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
         or beam_options.view_as(StandardOptions).streaming
     ):
         return beam.Pipeline(options=beam_options)
