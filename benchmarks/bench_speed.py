@@ -31,10 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -124,29 +122,20 @@ def run_pair(files: list[Path], work: Path, rep: int, extra: list[str]) -> dict:
     """``pipeline-1w`` and ``loop-1`` started together; each one's own wall time."""
     out = work / f"out-pair-{rep}"
     shutil.rmtree(out, ignore_errors=True)
-    commands = {
-        "pipeline": pipeline_command(files, out, f"bench-pair-{rep}", extra),
-        "loop": loop_command(files, work / "loop-pair.parquet"),
-    }
-    load = load_average()
-    started = time.perf_counter()
-    procs = {
-        name: subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for name, cmd in commands.items()
-    }
-    walls: dict[str, float] = {}
-    while len(walls) < len(procs):
-        for name, proc in procs.items():
-            if name not in walls and proc.poll() is not None:
-                walls[name] = time.perf_counter() - started
-        time.sleep(0.05)
+    measured = run_parallel_measured(
+        [
+            pipeline_command(files, out, f"bench-pair-{rep}", extra),
+            loop_command(files, work / "loop-pair.parquet"),
+        ]
+    )
     shutil.rmtree(out, ignore_errors=True)
+    pipeline_s, loop_s = measured.walls_s
     return {
-        "pipeline_wall_s": round(walls["pipeline"], 2),
-        "loop_wall_s": round(walls["loop"], 2),
-        "ratio": round(walls["loop"] / walls["pipeline"], 3),
-        "load": load,
-        "ok": all(proc.returncode == 0 for proc in procs.values()),
+        "pipeline_wall_s": round(pipeline_s, 2),
+        "loop_wall_s": round(loop_s, 2),
+        "ratio": round(loop_s / pipeline_s, 3),
+        "load": measured.load,
+        "ok": measured.ok,
     }
 
 

@@ -179,6 +179,7 @@ class Measured:
     load: float  # 1-minute load average when the run started
     returncodes: list[int] = field(default_factory=list)
     stdout: list[str] = field(default_factory=list)
+    walls_s: list[float] = field(default_factory=list)  # each command's own wall time
 
     @property
     def ok(self) -> bool:
@@ -206,7 +207,8 @@ def _children_cpu() -> float:
 
 
 def run_parallel_measured(commands: list[list[str]], env: dict | None = None) -> Measured:
-    """Starts all ``commands`` at once and waits for all; wall time is until the last ends.
+    """Starts all ``commands`` at once and waits for all; wall time is until the last ends,
+    ``walls_s`` each command's own (from the common start to its end).
 
     Peak RSS is the highest sampled sum over all their process trees.
     """
@@ -234,7 +236,18 @@ def run_parallel_measured(commands: list[list[str]], env: dict | None = None) ->
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    outputs = [p.communicate() for p in popens]
+    outputs: list[tuple[str, str]] = [("", "")] * len(popens)
+    walls = [0.0] * len(popens)
+
+    def wait(index: int) -> None:  # one thread each, so every command's end is its own
+        outputs[index] = popens[index].communicate()
+        walls[index] = time.perf_counter() - started
+
+    waiters = [threading.Thread(target=wait, args=(i,)) for i in range(len(popens))]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
     wall = time.perf_counter() - started
     done.set()
     sampler.join()
@@ -248,6 +261,7 @@ def run_parallel_measured(commands: list[list[str]], env: dict | None = None) ->
         load=load,
         returncodes=[p.returncode for p in popens],
         stdout=[out for out, _ in outputs],
+        walls_s=walls,
     )
 
 

@@ -60,6 +60,21 @@ def test_summarise_reports_concurrent_pairs_apart_from_the_variants():
     assert out["pairs"] == runs["pair-1w"]
 
 
+def test_parallel_runs_report_each_command_its_own_end(tmp_path):
+    flag = tmp_path / "first-done"
+    first = [sys.executable, "-c", f"open({str(flag)!r}, 'w').close(); print('a')"]
+    second = [  # ends 0.5 s after the first has made its file: always the later one
+        sys.executable,
+        "-c",
+        f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+        "time.sleep(0.5); print('b')",
+    ]
+    measured = common.run_parallel_measured([first, second])
+    assert measured.ok and [out.strip() for out in measured.stdout] == ["a", "b"]
+    assert len(measured.walls_s) == 2
+    assert measured.walls_s[0] < measured.walls_s[1] <= measured.wall_s
+
+
 def test_summarise_ignores_failed_runs_when_some_succeeded():
     runs = {
         "loop-1": [
