@@ -152,9 +152,6 @@ class _Child:
             return None
         return self._reply(timeout_s)
 
-    def kill(self) -> None:
-        _kill(self.process)
-
 
 def _kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
