@@ -50,6 +50,7 @@ __all__ = [
     "RunSubmitted",
     "build",
     "configs_for",
+    "forks_workers",
     "new_pipeline",
     "plan_run",
     "redistribution",
@@ -339,7 +340,8 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     translation; online a run would fetch and use an engine pagestream is not tested on).
     For a batch graph like ours, without TestStream, it then picks the FnApiRunner, built
     here the way ``SwitchingDirectRunner.run_pipeline`` builds it, so only the attempt goes.
-    Other runners, and ``--streaming``, get Beam's own choice.
+    Other runners, and ``--streaming``, get Beam's own choice. With ``multi_processing`` and
+    more than one worker, the workers are forked from a pre-loaded process (``local_workers``).
     """
     if (
         runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
@@ -354,8 +356,20 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     provision_info = fn_runner.ExtendedProvisionInfo(
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
     )
-    runner = fn_runner.FnApiRunner(provision_info=provision_info)
+    if forks_workers(beam_options):
+        from pagestream.pipelines.local_workers import ForkingFnApiRunner
+
+        runner = ForkingFnApiRunner(provision_info=provision_info)
+    else:
+        runner = fn_runner.FnApiRunner(provision_info=provision_info)
     return beam.Pipeline(runner=runner, options=beam_options)
+
+
+def forks_workers(beam_options: PipelineOptions) -> bool:
+    """Whether a DirectRunner run starts its workers from a pre-loaded zygote
+    (``local_workers``): with ``multi_processing`` and more than one worker."""
+    direct = beam_options.view_as(DirectOptions)
+    return direct.direct_running_mode == "multi_processing" and direct_workers(beam_options) > 1
 
 
 def run(options: RunOptions, beam_args: list[str]) -> dict:
