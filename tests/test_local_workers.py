@@ -11,7 +11,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pagestream.pipelines import batch, local_workers
+from pagestream.pipelines import batch, local_workers, worker_zygote
 
 TWO_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -56,26 +56,26 @@ def test_only_multi_processing_with_several_workers_forks():
 
 def test_workers_are_forked_from_the_zygote(tmp_path):
     parents = _parents_of_workers(tmp_path, TWO_WORKERS)
-    assert parents == {local_workers.shared_zygote().process.pid}
+    assert parents == {worker_zygote.shared_zygote().process.pid}
 
 
 def test_workers_start_the_beam_way_when_the_zygote_cannot_fork(tmp_path, monkeypatch):
     def refuse(self, env):
-        raise local_workers.ZygoteError("test: no zygote")
+        raise worker_zygote.ZygoteError("test: no zygote")
 
-    monkeypatch.setattr(local_workers.Zygote, "fork", refuse)
+    monkeypatch.setattr(worker_zygote.Zygote, "fork", refuse)
     parents = _parents_of_workers(tmp_path, TWO_WORKERS)
-    assert local_workers.shared_zygote().process.pid not in parents
+    assert worker_zygote.shared_zygote().process.pid not in parents
     assert parents  # the elements did run, in Beam's own subprocess workers
 
 
-def test_a_closed_zygote_ends_and_a_new_one_replaces_it():
-    zygote = local_workers.Zygote()
+def test_a_closed_zygote_ends_and_refuses_to_fork():
+    zygote = worker_zygote.Zygote()
     assert zygote.alive()
     zygote.close()
     assert zygote.process.returncode == 0
     assert not zygote.alive()
-    with pytest.raises(local_workers.ZygoteError):
+    with pytest.raises(worker_zygote.ZygoteError):
         zygote.fork(dict(os.environ))
 
 
@@ -93,3 +93,20 @@ def test_a_two_worker_run_keeps_worker_logs_out_of_the_terminal(tmp_path):
     assert "INFO:" not in done.stderr
     assert "sdk harness" not in done.stderr
     assert (out / "_runs").is_dir()
+
+
+@pytest.mark.parametrize(
+    "argv, starts",
+    [
+        (["run", *TWO_WORKERS], True),
+        (["run", "--direct_num_workers=0", "--direct_running_mode=multi_processing"], True),
+        (["run", "--direct_running_mode", "multi_processing"], False),  # Beam's default: 1
+        (["run", "--direct_num_workers", "2"], False),  # in_memory: no processes
+        (["run", "--direct_num_workers", "2", "--direct_running_mode", "multi_threading"], False),
+        (["run", "--direct_running_mode"], False),
+    ],
+)
+def test_the_command_starts_the_zygote_early_only_for_worker_processes(argv, starts):
+    from pagestream.cli import _runs_local_worker_processes
+
+    assert _runs_local_worker_processes(argv) is starts

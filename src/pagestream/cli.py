@@ -153,11 +153,33 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _runs_local_worker_processes(argv: list[str]) -> bool:
+    """Whether ``argv`` asks for several DirectRunner worker processes (``multi_processing``),
+    which ``pipelines/local_workers`` forks from a pre-loaded zygote. A cheap look at the
+    flags only: Beam's parser decides later, and a zygote started in vain just exits."""
+
+    def flag(name: str) -> str | None:
+        for i, arg in enumerate(argv):
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+        return None
+
+    workers = flag("--direct_num_workers") or "1"
+    return flag("--direct_running_mode") == "multi_processing" and workers != "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pagestream`` console script."""
     _quiet_library_logs()
     argv = sys.argv[1:] if argv is None else argv
-    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command == "run" and _runs_local_worker_processes(argv):
+        from pagestream.pipelines.worker_zygote import shared_zygote
+
+        shared_zygote()  # loads on another core while this process imports Beam and plans
+    parser = _parser(command)
     args, rest = parser.parse_known_args(argv)
     if args.command == "run":
         return _run(args, rest)
