@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,10 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pagestream.transforms.fingerprint import (
+    _NON_WORD,
     DedupConfig,
+    Fingerprint,
     band_keys,
     content_hash,
     estimated_jaccard,
+    fingerprint_page,
     fingerprint_tag,
     lsh_params,
     minhash,
@@ -210,3 +215,76 @@ def test_permutations_are_datasketchs_affine32(num_perm, seed):
     assert ours[0].dtype == ours[1].dtype == np.uint32
     assert np.array_equal(ours[0], a) and np.array_equal(ours[1], b)
     assert (ours[0] % 2 == 1).all()
+
+
+# --- fingerprint_page: one normalisation for minhash and content_hash -------------------------
+
+_TRICKY = [
+    "", "   ", "\n", "...!!!", "Hello, World!\r\nSecond line here, five words.\r\n",
+    "line one\u2028line two\u2029three\x0bfour\x0cfive\x1csix\x1dseven\x1eeight\x85nine",
+    "unit\x1fseparator is space\x1fnot a line break", "a\u00a0b\u202fc\u3000d\u1680e\u2007f",
+    "zero\u200bwidth\u200cjoin\u200dner\ufeffbom\u2060wj", "\r\n\r\n  lead and trail \t\n\n",
+    "हिन्दी भाषा के शब्द\nकिताब पढ़ना अच्छा है", "e\u0301cole \u0301alone ĳ ﬁne Ⅻ ① x² ½",
+    "İstanbul ΣΟΦΟΣ straße STRASSE ǅemal", "我们的中文网页内容很好。\n日本語のテキスト、カタカナ",
+    "ภาษาไทย ไม่มี ช่องว่าง\nمرحبا بالعالم العربي\u064e\u064f", "한국어 텍스트 👍🏽 emoji 🇩🇪 flags",
+    "tab\tseparated\tvalues\tin\tone\tline\n" * 3, "lone \ud800 surrogate words here",
+    "Ｆｕｌｌｗｉｄｔｈ ＬＥＴＴＥＲＳ １２３", "a" * 150 + " b " * 40 + "\n" + "word " * 60,
+]  # fmt: skip
+_CONFIGS = [
+    DedupConfig(),
+    DedupConfig(max_chars=100),  # long texts: minhash sees the first 100 characters only
+    DedupConfig(max_chars=100, shingle_size=1, min_line_words=0),
+]
+
+
+def _composed(page, config: DedupConfig) -> Fingerprint:
+    """fingerprint_page as first written: minhash and content_hash, each normalising."""
+    signature = minhash(page.text, config)
+    return fingerprint_page(page, config, "2024-01-01")._replace(
+        content_hash=content_hash(page.text),
+        signature=signature.astype("<u4").tobytes(),
+        band_keys=band_keys(signature, config),
+    )
+
+
+def _page(text: str) -> SimpleNamespace:
+    return SimpleNamespace(text=text, url="https://x.example/a", run_id="r", doc_id="d",
+                           source="s", fetch_time=None)  # fmt: skip
+
+
+@pytest.mark.parametrize("config", _CONFIGS)
+@pytest.mark.parametrize("text", _TRICKY)
+def test_fingerprint_page_equals_minhash_and_content_hash(text, config):
+    assert fingerprint_page(_page(text), config, "2024-01-01") == _composed(_page(text), config)
+
+
+# Every character str.split() or str.splitlines() cuts at.
+_CUTS = "".join(
+    c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() or len(f"a{c}b".splitlines()) > 1
+)
+_ODD = st.sampled_from(
+    list(_CUTS + "\u200b\u200c\u200d\ufeff\u0301\u064e\u093f\u00ad.,-'’_ﬁĳ²½İßΣ我ภ")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.one_of(_ODD, st.characters()), max_size=400), st.sampled_from(_CONFIGS))
+def test_fingerprint_page_equals_minhash_and_content_hash_on_any_text(text, config):
+    assert fingerprint_page(_page(text), config, "2024-01-01") == _composed(_page(text), config)
+
+
+def test_whitespace_and_line_breaks_are_never_word_characters():
+    # Why fingerprint_page may join the words of the line text instead of running _NON_WORD:
+    # every character str.split() or str.splitlines() cuts at is one _NON_WORD replaces.
+    assert {"\n", "\r", "\x1f", "\u2028", "\u3000"} <= set(_CUTS)
+    assert _NON_WORD.fullmatch(_CUTS)
+
+
+def test_fingerprint_page_on_real_texts(shared):
+    texts = [p.read_text(encoding="utf-8") for p in sorted(shared.glob("seeds/*.txt"))]
+    assert len(texts) == 5
+    for text in texts:
+        for config in _CONFIGS:
+            assert fingerprint_page(_page(text), config, "2024-01-01") == _composed(
+                _page(text), config
+            )
