@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -500,6 +501,74 @@ def test_timeout_with_fallback_returns_fallback_text() -> None:
     with BoundedExtractor(config) as extractor:
         got = extractor.extract(flat_divs(40_000), "https://a.com/")
     assert got.extractor == "fallback" and got.text.startswith("a\n\na")
+
+
+def test_submit_returns_inline_pages_and_collects_isolated_ones_later() -> None:
+    config = ExtractConfig(isolate_above_tags=5_000, latest_date="2024-01-01")
+    html = read_html(PHYS)
+    with BoundedExtractor(config) as extractor:
+        assert extractor.submit(html, "https://phys.org/x") == extract_html(
+            html, "https://phys.org/x", config
+        )
+        assert extractor.collect() == [] and extractor.pending == 0
+        assert extractor.submit(flat_divs(2_000), "https://a.com/", tag="first") is None
+        assert extractor.submit(flat_divs(1_500), "https://a.com/", tag="second") is None
+        assert extractor.pending == 2  # the first was waited for before the second was sent
+        got = extractor.extract(flat_divs(3_000), "https://a.com/")  # and so was the second
+        assert got == extract_html(flat_divs(3_000), "https://a.com/", config)
+        done = extractor.collect(wait=False)
+        assert [page.tag for page in done] == ["first", "second"]
+        assert done[0].result() == extract_html(flat_divs(2_000), "https://a.com/", config)
+        assert all(page.elapsed_s > 0 for page in done)
+        assert extractor.collect(wait=True) == [] and extractor.pending == 0
+
+
+def test_collect_waits_for_a_page_in_the_child_past_a_tenth_of_the_timeout() -> None:
+    """Past that, the child gets its worker's core back: a wall-clock budget shared with inline
+    pages on a busy machine would make pages overrun that do not overrun with extract()."""
+    config = ExtractConfig(isolate_above_tags=5_000, timeout_s=5)
+    with BoundedExtractor(config) as extractor:
+        extractor.extract(flat_divs(2_000), "https://a.com/")  # the child is ready
+        pid = extractor.child_pid
+        os.kill(pid, signal.SIGSTOP)  # holds the page until SIGCONT
+        try:
+            assert extractor.submit(flat_divs(2_000), "https://a.com/", tag="held") is None
+            assert extractor.collect() == []  # within the first 0.5 s: no wait
+            time.sleep(0.6)
+            threading.Timer(0.5, os.kill, (pid, signal.SIGCONT)).start()
+            [page] = extractor.collect()  # waited for the reply
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert page.tag == "held" and page.result().extractor == "trafilatura"
+        assert page.elapsed_s > 1
+
+
+def test_a_submitted_page_whose_child_dies_is_the_crash_of_extract() -> None:
+    config = ExtractConfig(isolate_above_tags=5_000)
+    with BoundedExtractor(config) as extractor:
+        extractor.prestart()
+        extractor.extract(flat_divs(2_000), "https://a.com/")
+        pid = extractor.child_pid
+        assert extractor.submit(flat_divs(40_000), "https://a.com/", tag="slow") is None
+        os.kill(pid, signal.SIGKILL)
+        [page] = extractor.collect(wait=True)
+        with pytest.raises(ExtractorCrashed, match=r"extraction child died \(exit status"):
+            page.result()
+        assert extractor.child_pid is None and not pid_alive(pid)
+        assert extractor.extract(flat_divs(2_000), "https://a.com/").extractor == "trafilatura"
+
+
+def test_a_submitted_page_overrunning_with_fallback_gives_the_fallback_text() -> None:
+    config = ExtractConfig(timeout_s=1, isolate_above_tags=5_000, on_limit="fallback")
+    with BoundedExtractor(config) as extractor:
+        assert extractor.submit(flat_divs(40_000), "https://a.com/") is None
+        pid = extractor.child_pid
+        assert extractor.collect() == []  # still running
+        [page] = extractor.collect(wait=True)
+        assert not pid_alive(pid)
+    got = page.result()
+    assert got.extractor == "fallback" and got.text.startswith("a\n\na")
+    assert page.elapsed_s >= 1
 
 
 def test_the_split_modules_are_re_exported_from_extract_html() -> None:

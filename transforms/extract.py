@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import time
 import zlib
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
@@ -37,6 +39,7 @@ from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract_html import (
     BoundedExtractor,
     ExtractConfig,
+    Extracted,
     ExtractionError,
     html_lang,
 )
@@ -153,7 +156,16 @@ def page_from_raw(raw: RawPage, run_id: str, logical_date: str) -> Page:
 
 
 class ExtractFn(beam.DoFn):
-    """RawPage -> Page: trafilatura on HTML (bounded), plain text taken as is."""
+    """RawPage -> Page: trafilatura on HTML (bounded), plain text taken as is.
+
+    With ``overlap_isolated``, a page that goes to the killable child (``needs_isolation``) does
+    not hold up the pages after it: they are extracted inline while the child works, and the
+    page comes out from a later ``process()`` call or at the latest from ``finish_bundle``,
+    with its own timestamp and window. The records are those of the synchronous path; only
+    their order changes. Runners that drop what ``finish_bundle`` outputs (Beam 2.77's
+    DaskRunner) need ``False``; it defaults to ``prestart_child``, which the batch graph sets
+    to ``False`` on that runner, the only one that also sets DoFns up for every bundle.
+    """
 
     def __init__(
         self,
@@ -162,12 +174,14 @@ class ExtractFn(beam.DoFn):
         logical_date: str,
         progress_dir: str | None = None,
         prestart_child: bool = True,
+        overlap_isolated: bool | None = None,
     ):
         self.config = config
         self.progress_dir = progress_dir
         self.run_id = run_id
         self.logical_date = logical_date
         self.prestart_child = prestart_child
+        self.overlap_isolated = prestart_child if overlap_isolated is None else overlap_isolated
         self.no_text = Metrics.counter(STAGE, "filtered:no_text")
         self.failed = Metrics.counter(STAGE, "dead")
 
@@ -178,46 +192,84 @@ class ExtractFn(beam.DoFn):
         self.heartbeat = Heartbeat(self.progress_dir, STAGE)
         freeze_loaded_objects()  # trafilatura & co. are loaded: keep the collector off them
 
+    def start_bundle(self):
+        if self.extractor.pending:  # left by a bundle that failed: its pages are retried with it
+            self.extractor.close()
+
     def finish_bundle(self):
+        yield from self._isolated_pages(wait=True)
         self.heartbeat.flush()
 
     def teardown(self):
+        if self.extractor.pending:
+            logging.warning("extract: %d isolated pages dropped", self.extractor.pending)
         self.extractor.close()
 
-    def process(self, raw: RawPage) -> Iterator[Page]:
+    def process(
+        self,
+        raw: RawPage,
+        timestamp=beam.DoFn.TimestampParam,
+        window=beam.DoFn.WindowParam,
+        pane=beam.DoFn.PaneInfoParam,
+    ) -> Iterator[Page]:  # Pages; those of earlier inputs as WindowedValues, which Beam unwraps
         self.heartbeat.add("extracted")
         page = page_from_raw(raw, self.run_id, self.logical_date)
         if raw.kind != KIND_RAW:
             yield page
-            return
-        if raw.html is None:
+        elif raw.html is None:
             yield page._replace(text=raw.text or "", extractor="plaintext")
-            return
+        else:
+            extracted = self._extract(page, raw, (timestamp, window, pane))
+            if extracted is not None:
+                yield extracted
+        yield from self._isolated_pages(wait=False)
+
+    def _extract(self, page: Page, raw: RawPage, where: tuple) -> Page | None:
+        """The record of an HTML page; ``None`` if it went to the child without waiting."""
         started = time.perf_counter()
         try:
-            result = self.extractor.extract(raw.html, raw.url)
-        except ExtractionError as exc:  # too large, timeout, extractor crashed: exc.reason says
-            self.failed.inc()
-            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, exc.reason, exc)
-            return
+            if self.overlap_isolated:
+                result = self.extractor.submit(raw.html, raw.url, tag=(page, raw.html, where))
+                if result is None:
+                    return None
+            else:
+                result = self.extractor.extract(raw.html, raw.url)
         except Exception as exc:  # a parser bug on one page must not kill the run
-            self.failed.inc()
-            yield dead_page(page._replace(excerpt=raw.html[:500]), STAGE, "extraction_error", exc)
-            return
-        elapsed_ms = (time.perf_counter() - started) * 1000
+            return self._dead(page, raw.html, exc)
+        return self._extracted(page, raw.html, result, time.perf_counter() - started)
+
+    def _isolated_pages(self, wait: bool) -> Iterator[WindowedValue]:
+        """Records of the pages the child has finished (with ``wait``: of all sent to it)."""
+        for isolated in self.extractor.collect(wait=wait):
+            page, html, (timestamp, window, pane) = isolated.tag
+            try:
+                result = isolated.result()
+            except Exception as exc:
+                record = self._dead(page, html, exc)
+            else:
+                record = self._extracted(page, html, result, isolated.elapsed_s)
+            yield WindowedValue(record, timestamp, (window,), pane)
+
+    def _dead(self, page: Page, html: str, exc: Exception) -> Page:
+        self.failed.inc()
+        # too large, timeout, extractor crashed: exc.reason says
+        reason = exc.reason if isinstance(exc, ExtractionError) else "extraction_error"
+        return dead_page(page._replace(excerpt=html[:500]), STAGE, reason, exc)
+
+    def _extracted(self, page: Page, html: str, result: Extracted, elapsed_s: float) -> Page:
         page = page._replace(
             text=result.text or "",
             title=result.title,
             author=result.author,
             published_date=result.published_date,
             extractor=result.extractor,
-            html_lang=html_lang(raw.html),
-            extract_ms=elapsed_ms,
+            html_lang=html_lang(html),
+            extract_ms=elapsed_s * 1000,
         )
         if not page.text.strip():
             self.no_text.inc()
             page = page._replace(kind=KIND_REJECTED, stage=STAGE, reason="no_text")
-        yield page
+        return page
 
 
 def finish_text(page: Page, repeated: frozenset[str], config: TextConfig) -> Page:
