@@ -391,3 +391,34 @@ def test_feed_text_records(site, keep, drop):
     for line in drop:
         assert line not in paragraphs, line
     assert not any("JavaScript" in p for p in paragraphs)
+
+
+_ODD_TEXT = st.text(
+    st.sampled_from(list("ab Z9.\t\n\r\u00a0\u2028\u200b\u200c\u200d\u2060\ufeff\u00ad\u0301éß1")),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ODD_TEXT)
+def test_normalise_deletes_invisible_characters_as_translate_did(line):
+    invisible = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+    assert lines._normalise(line) == " ".join(line.translate(invisible).split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ODD_TEXT, max_size=8))
+def test_logical_lines_are_keyed_as_line_key_keys_them(paragraphs):
+    text = "\n".join(paragraphs)
+    for line in lines._logical_lines(text, lines.DEFAULT_CONFIG):
+        assert sites._logical_line_key(line) == line_key(line)
+
+
+def test_logical_line_keys_match_line_key_on_the_seeds():
+    seeds = sorted((SHARED / "seeds").glob("*"))[:40]
+    if not seeds:
+        pytest.skip(f"development data not found at {SHARED}")
+    for path in seeds:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for line in lines._logical_lines(text, lines.DEFAULT_CONFIG):
+            assert sites._logical_line_key(line) == line_key(line)

@@ -53,7 +53,13 @@ from pagestream.transforms.lines import (
     _Line,
     _logical_lines,
 )
-from pagestream.transforms.sites import _repeat_candidate, line_key, line_keys, site_of
+from pagestream.transforms.sites import (
+    _logical_line_key,
+    _repeat_candidate,
+    line_key,
+    line_keys,
+    site_of,
+)
 
 __all__ = [
     "CleanResult",
@@ -178,7 +184,7 @@ def clean_text(
     seen: set[str] = set()
     reasons: list[str | None] = []
     for line in lines:
-        key = line_key(line.text)
+        key = _logical_line_key(line.text)
         reasons.append(_reason(line, key, seen, repeated, main_script, config))
         seen.add(key)
     _restore_headings(lines, reasons, config)
@@ -200,6 +206,6 @@ def remove_repeated_lines(
         lines = [
             line
             for line in lines
-            if not (_repeat_candidate(line, config) and line_key(line) in repeated)
+            if not (_repeat_candidate(line, config) and _logical_line_key(line) in repeated)
         ]
     return "\n\n".join(lines)

@@ -79,7 +79,9 @@ DEFAULT_CONFIG = CleanTextConfig()
 
 # --- line features ---------------------------------------------------------------------------
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# Zero-width and soft-hyphen characters, deleted from lines. A regex, not str.translate: on
+# non-ASCII lines translate ran at ~21 us per line against ~2 us, for the same result.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TERMINAL = re.compile(r"[.!?…。！？؟][\"'”’»)\]]*$")
 _TRAILING_LINK = re.compile(
     r"(?<=[.!?”\"’])\s+(read more|continue reading|show more|see more|more)\s*[»›>…]*$", re.I
@@ -116,7 +118,7 @@ def _features(text: str, config: CleanTextConfig) -> _Line:
 
 
 def _normalise(line: str) -> str:
-    return " ".join((line if line.isascii() else line.translate(_INVISIBLE)).split())
+    return " ".join((line if line.isascii() else _INVISIBLE.sub("", line)).split())
 
 
 def _continues(previous: str, line: str, config: CleanTextConfig) -> bool:

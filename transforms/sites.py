@@ -31,10 +31,15 @@ def line_key(line: str) -> str:
     Stable across runs, processes and machines: xxhash64 of the NFKC-normalised, case-folded
     line with every run of digits replaced by ``0``.
     """
-    text = _normalise(line)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return xxhash.xxh64_hexdigest(_DIGITS.sub("0", text.casefold()).encode("utf-8"))
+    return _logical_line_key(_normalise(line))
+
+
+def _logical_line_key(line: str) -> str:
+    """``line_key`` of a line from ``_logical_lines``, which is normalised already (idempotent
+    ``_normalise``): saves normalising every line twice."""
+    if not line.isascii():
+        line = unicodedata.normalize("NFKC", line)
+    return xxhash.xxh64_hexdigest(_DIGITS.sub("0", line.casefold()).encode("utf-8"))
 
 
 def _repeat_candidate(line: str, config: CleanTextConfig) -> bool:
@@ -50,7 +55,11 @@ def line_keys(text: str, config: CleanTextConfig = DEFAULT_CONFIG) -> list[str]:
     than ``repeat_max_words`` words are not candidates.
     """
     return sorted(
-        {line_key(ln) for ln in _logical_lines(text, config) if _repeat_candidate(ln, config)}
+        {
+            _logical_line_key(ln)
+            for ln in _logical_lines(text, config)
+            if _repeat_candidate(ln, config)
+        }
     )
 
 
