@@ -178,3 +178,26 @@ def test_commit_files_moves_staged_files(tmp_path):
         and final.read_bytes() == b"x"
         and not staged.exists()
     )
+
+
+def test_manifest_rankings_break_ties_by_name_whatever_the_merge_order():
+    from collections import Counter
+
+    from pagestream.transforms.stats import _empty, finalise
+
+    def acc(order):
+        a = _empty()
+        for name in order:
+            a["domains"][name] += 2
+            a["languages"][name[:2]] += 1
+            a["topics"][name] += 1
+        a["domains"]["big.example"] += 5
+        return a
+
+    names = [f"site{i:02d}.example" for i in range(60)]
+    forward, backward = finalise(acc(names)), finalise(acc(names[::-1]))
+    assert list(forward["domains"].items()) == list(backward["domains"].items())
+    assert list(forward["domains"])[:3] == ["big.example", "site00.example", "site01.example"]
+    assert len(forward["domains"]) == 50
+    assert list(forward["topics"]) == list(backward["topics"]) == sorted(Counter(names))
+    assert list(forward["languages"]) == list(backward["languages"])

@@ -106,6 +106,12 @@ def _merge(a: dict, b: dict) -> dict:
     return a
 
 
+def _ranked(counts: Counter, top: int | None = None) -> dict:
+    """Most common first, ties by name: ``Counter.most_common`` breaks ties by insertion
+    order, which depends on how the runner merged the accumulators."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+
+
 def finalise(acc: dict, top_domains: int = 50) -> dict:
     """The accumulator as the JSON-ready statistics block of the manifest."""
     tables = acc["tables"]
@@ -124,11 +130,11 @@ def finalise(acc: dict, top_domains: int = 50) -> dict:
             f: {k: c.get(k, 0) for k in ("read", "pages", "rejected", "dead_letter")}
             for f, c in sorted(acc["per_file"].items())
         },
-        "languages": dict(acc["languages"].most_common()),
-        "topics": dict(acc["topics"].most_common()),
+        "languages": _ranked(acc["languages"]),
+        "topics": _ranked(acc["topics"]),
         "dup_status": dict(sorted(acc["dup_status"].items())),
         "crawl_dates": dict(sorted(acc["crawl_dates"].items())),
-        "domains": dict(acc["domains"].most_common(top_domains)),
+        "domains": _ranked(acc["domains"], top_domains),
         "word_count_histogram": {"edges": WORD_COUNT_EDGES, "counts": acc["word_counts"]},
         "timings_ms": {k: round(v, 1) for k, v in acc["timings_ms"].items()},
     }
