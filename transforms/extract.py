@@ -338,7 +338,9 @@ class ExtractText(beam.PTransform):
     ~0.8 s of start-up overlaps the first pages. Right where a DoFn is set up once per worker
     and reused (DirectRunner, portable runners); not on the DaskRunner, which sets up and
     tears down every DoFn for each partition (the child then starts at the first page that
-    needs it, as it does with ``False`` everywhere).
+    needs it, as it does with ``False`` everywhere). It also lets isolated pages overlap the
+    inline ones (``ExtractFn.overlap_isolated``), which needs ``finish_bundle`` outputs that
+    the DaskRunner drops.
     """
 
     def __init__(
