@@ -125,27 +125,28 @@ def _stage_transform(stage: str, out: Path):
 
 
 def _shuffle_bytes_per_page(pages: list) -> dict:
-    """Encoded bytes MarkDuplicates groups per page: one Fingerprint per band key + hash + url."""
+    """Encoded bytes MarkDuplicates groups per page: a member per LSH band key (without its
+    band keys, ``dedup._by_band``), plus the whole Fingerprint for the hash and url groups."""
     from apache_beam.coders import registry
 
-    from pagestream.transforms.dedup import DedupConfig
+    from pagestream.transforms.dedup import DedupConfig, _by_band
     from pagestream.transforms.fingerprint import Fingerprint, fingerprint_page
 
     coder = registry.get_coder(Fingerprint)
     sample = pages[:200]
-    sizes, copies, slim = [], [], []
+    sizes, members, per_page = [], [], []
     for page in sample:
         fp = fingerprint_page(page, DedupConfig(), "2026-01-01")
-        sizes.append(len(coder.encode(fp)))
-        slim.append(len(coder.encode(fp._replace(band_keys=[], content_hash="", norm_url=""))))
-        copies.append(len(fp.band_keys) + 1 + (1 if fp.norm_url else 0))
+        whole = len(coder.encode(fp))
+        band = [len(coder.encode(member)) for _, member in _by_band(fp)]
+        sizes.append(whole)
+        members.extend(band)
+        per_page.append(sum(band) + whole * (1 + (1 if fp.norm_url else 0)))
     return {
         "fingerprint_bytes": round(median(sizes)),
-        "fingerprint_bytes_without_keys": round(median(slim)),
-        "copies_grouped": round(median(copies)),
-        "shuffled_bytes_per_page": round(
-            median([s * c for s, c in zip(sizes, copies, strict=True)])
-        ),
+        "band_member_bytes": round(median(members)) if members else 0,
+        "bands": DedupConfig().bands,
+        "shuffled_bytes_per_page": round(median(per_page)),
     }
 
 
