@@ -88,3 +88,39 @@ def make_page(**fields):
 @pytest.fixture
 def page_factory():
     return make_page
+
+
+@pytest.fixture
+def batch_extract_fns(tmp_path):
+    """``build(runner)``: the ``ExtractFn``s of the batch graph that ``pagestream run`` builds
+    for one HTML page and ``--runner runner`` (the graph only; nothing runs)."""
+
+    def build(runner: str) -> list:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+        from apache_beam.pipeline import PipelineVisitor
+
+        from pagestream.cli import _parser, sample_dir
+        from pagestream.pipelines import batch
+        from pagestream.pipelines.options import parse_run_args
+        from pagestream.transforms.extract import ExtractFn
+
+        page = tmp_path / "a.html"
+        page.write_text("<html><body><p>one page</p></body></html>")
+        argv = ["run", "--input", str(page), "--output", str(tmp_path / "out"), "--runner", runner]
+        args, rest = _parser().parse_known_args(argv)
+        plan = batch.plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
+        pipeline = beam.Pipeline()  # the graph only: the runner is not needed to build it
+        batch.build(pipeline, plan)
+        found = []
+
+        class Visitor(PipelineVisitor):
+            def visit_transform(self, node):
+                fn = getattr(node.transform, "fn", None)
+                if isinstance(fn, ExtractFn):
+                    found.append(fn)
+
+        pipeline.visit(Visitor())
+        return found
+
+    return build

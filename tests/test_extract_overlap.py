@@ -177,32 +177,10 @@ def test_a_bundle_left_with_pages_in_the_child_drops_them_at_the_next_start() ->
     ("runner", "overlap"),
     [("DirectRunner", True), ("apache_beam.runners.dask.dask_runner.DaskRunner", False)],
 )
-def test_the_batch_graph_overlaps_isolated_pages_except_on_dask(tmp_path, runner, overlap):
+def test_the_batch_graph_overlaps_isolated_pages_except_on_dask(batch_extract_fns, runner, overlap):
     """The DaskRunner drops what ``finish_bundle`` outputs: there, every page comes out of its
     own ``process()`` call."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.pipeline import PipelineVisitor
-
-    from pagestream.cli import _parser, sample_dir
-    from pagestream.pipelines import batch
-    from pagestream.pipelines.options import parse_run_args
-
-    page = tmp_path / "a.html"
-    page.write_text("<html><body><p>one page</p></body></html>")
-    argv = ["run", "--input", str(page), "--output", str(tmp_path / "out"), "--runner", runner]
-    args, rest = _parser().parse_known_args(argv)
-    plan = batch.plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
-    pipeline = beam.Pipeline()  # the graph only: the runner is not needed to build it
-    batch.build(pipeline, plan)
-    found = []
-
-    class Visitor(PipelineVisitor):
-        def visit_transform(self, node):
-            fn = getattr(node.transform, "fn", None)
-            if isinstance(fn, ExtractFn):
-                found.append(fn)
-
-    pipeline.visit(Visitor())
+    found = batch_extract_fns(runner)
     assert [fn.overlap_isolated for fn in found] == [overlap]
     if not overlap:  # the synchronous path, with the flag as the graph set it
         config = ExtractConfig(isolate_above_tags=5_000, latest_date=LATEST)

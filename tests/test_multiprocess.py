@@ -183,30 +183,6 @@ def test_the_extraction_child_is_prestarted_where_setup_is_once_per_worker(runne
     ("runner", "prestart"),
     [("DirectRunner", True), ("apache_beam.runners.dask.dask_runner.DaskRunner", False)],
 )
-def test_the_batch_graph_prestarts_the_child_except_on_dask(tmp_path, runner, prestart):
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.pipeline import PipelineVisitor
-
-    from pagestream.cli import _parser, sample_dir
-    from pagestream.pipelines import batch
-    from pagestream.pipelines.options import parse_run_args
-    from pagestream.transforms.extract import ExtractFn
-
-    page = tmp_path / "a.html"
-    page.write_text("<html><body><p>one page</p></body></html>")
-    argv = ["run", "--input", str(page), "--output", str(tmp_path / "out"), "--runner", runner]
-    args, rest = _parser().parse_known_args(argv)
-    plan = batch.plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
-    pipeline = beam.Pipeline()  # the graph only: the runner is not needed to build it
-    batch.build(pipeline, plan)
-    found = []
-
-    class Visitor(PipelineVisitor):
-        def visit_transform(self, node):
-            fn = getattr(node.transform, "fn", None)
-            if isinstance(fn, ExtractFn):
-                found.append(fn.prestart_child)
-
-    pipeline.visit(Visitor())
+def test_the_batch_graph_prestarts_the_child_except_on_dask(batch_extract_fns, runner, prestart):
+    found = [fn.prestart_child for fn in batch_extract_fns(runner)]
     assert found == [prestart]
