@@ -55,7 +55,7 @@ class ForkedWorkerHandler(worker_handlers.GrpcWorkerHandler):
         self._pid: int | None = None
         self._zygote: Zygote | None = None
         self._logging_server = None
-        self._fallback: worker_handlers.SubprocessSdkWorkerHandler | None = None
+        self._fallback: threading.Thread | None = None  # Beam's subprocess worker, run by a thread
 
     def start_worker(self) -> None:
         self._logging_server, logging_port = _worker_logging_server()
