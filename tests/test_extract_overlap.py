@@ -62,6 +62,15 @@ def _bundle(fn: ExtractFn, raws: list[RawPage]) -> list[tuple[str, object]]:
     return out
 
 
+def _bundle_of_new_fn(fn: ExtractFn, raws: list[RawPage]) -> list[tuple[str, object]]:
+    """``_bundle`` on a DoFn set up for it and torn down after."""
+    fn.setup()
+    try:
+        return _bundle(fn, raws)
+    finally:
+        fn.teardown()
+
+
 def _process(fn: ExtractFn, raw: RawPage) -> list:
     """``fn.process`` as a runner calls it for an element in the global window."""
     return list(fn.process(raw, 0, window.GlobalWindow(), PANE_INFO_UNKNOWN))
@@ -75,12 +84,7 @@ def _value(record):
 
 
 def _synchronous(config: ExtractConfig, raws: list[RawPage]) -> dict[str, object]:
-    fn = ExtractFn(config, "r", "2024-05-01", overlap_isolated=False)
-    fn.setup()
-    try:
-        out = _bundle(fn, raws)
-    finally:
-        fn.teardown()
+    out = _bundle_of_new_fn(ExtractFn(config, "r", "2024-05-01", overlap_isolated=False), raws)
     assert [call for call, _ in out] == [raw.source for raw in raws]  # one each, in order
     return {page.source: _timeless(page) for _, page in out}
 
@@ -141,12 +145,7 @@ def test_an_overrun_is_the_dead_letter_of_the_synchronous_path_and_the_next_page
         _flat_divs(2_000, "after"),  # waits for the overrun, then goes to a new child
         _phys(2),
     ]
-    fn = ExtractFn(config, "r", "2024-05-01", overlap_isolated=True)
-    fn.setup()
-    try:
-        out = _bundle(fn, raws)
-    finally:
-        fn.teardown()
+    out = _bundle_of_new_fn(ExtractFn(config, "r", "2024-05-01", overlap_isolated=True), raws)
     assert sorted(page.source for _, page in out) == sorted(raw.source for raw in raws)
     assert out[0] == ("phys#1", out[0][1])  # before the slow page's deadline
     got = {page.source: page for _, page in out}
@@ -185,9 +184,5 @@ def test_the_batch_graph_overlaps_isolated_pages_except_on_dask(batch_extract_fn
     if not overlap:  # the synchronous path, with the flag as the graph set it
         config = ExtractConfig(isolate_above_tags=5_000, latest_date=LATEST)
         fn = ExtractFn(config, "r", "2024-05-01", prestart_child=found[0].prestart_child)
-        fn.setup()
-        try:
-            out = _bundle(fn, [_flat_divs(2_000, "isolated"), _phys(1)])
-        finally:
-            fn.teardown()
+        out = _bundle_of_new_fn(fn, [_flat_divs(2_000, "isolated"), _phys(1)])
         assert [call for call, _ in out] == ["isolated", "phys#1"]
