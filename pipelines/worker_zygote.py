@@ -130,16 +130,11 @@ def _preload() -> None:
     import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
 
     import pagestream.pipelines.batch  # noqa: F401 - every transform of the graph
-    from pagestream.transforms import lxml_speedups
-    from pagestream.transforms.bounded_extract import _WARMUP_PAGES
-    from pagestream.transforms.extract_config import ExtractConfig
-    from pagestream.transforms.html_text import extract_html
+    from pagestream.transforms.bounded_extract import warm_up
     from pagestream.transforms.language_model import load_model
     from pagestream.transforms.topics import _cached_taxonomy
 
-    lxml_speedups.install()
-    for html in _WARMUP_PAGES:  # trafilatura loads some resources on first use only
-        extract_html(html, "https://warm.up/", ExtractConfig())
+    warm_up()
     load_model()
     _cached_taxonomy(None)
     for handler in logging.getLogger().handlers[:]:  # a worker logs to the runner, not here

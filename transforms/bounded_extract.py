@@ -34,7 +34,7 @@ from pagestream.transforms.html_text import (
     page_bytes_over,
 )
 
-__all__ = ["BoundedExtractor", "IsolatedPage"]
+__all__ = ["BoundedExtractor", "IsolatedPage", "warm_up"]
 
 # Threads cannot be killed and signal.alarm only works on the main thread (Beam runs DoFns
 # elsewhere), so a page that may run long goes to a child process the parent can kill. The
@@ -69,6 +69,14 @@ def _read_frame(stream) -> object:
     return pickle.loads(data)
 
 
+def warm_up() -> None:
+    """Readies this process for extraction: the lxml speed-ups installed, and the resources
+    trafilatura loads on first use only loaded (the child, and the worker zygote, call it)."""
+    lxml_speedups.install()
+    for html in _WARMUP_PAGES:
+        extract_html(html, "https://warm.up/", ExtractConfig())
+
+
 def _serve() -> None:
     """Child main loop: answers ``(html, url, config)`` with ``("ok", Extracted)`` or
     ``("error", "<Type>: <message>")`` until stdin closes."""
@@ -78,9 +86,7 @@ def _serve() -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries go to stderr, never into the reply pipe
     requests = sys.stdin.buffer
-    lxml_speedups.install()
-    for html in _WARMUP_PAGES:  # trafilatura loads some resources on first use only
-        extract_html(html, "https://warm.up/", ExtractConfig())
+    warm_up()
     _write_frame(replies, ("ready", None))
     while True:
         try:
