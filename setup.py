@@ -16,6 +16,10 @@ PACKAGE_DIR = {
     "pagestream": "src/pagestream",
     "pagestream.pipelines": "pipelines",
     "pagestream.transforms": "transforms",
+    **{
+        f"pagestream.transforms.{stage}": f"transforms/{stage}"
+        for stage in ("read", "extract", "clean", "language", "dedup", "topics", "write")
+    },
     "pagestream.schemas": "schemas",
 }
 
@@ -73,7 +77,7 @@ setup(
     packages=list(PACKAGE_DIR),
     package_data={
         "pagestream": ["sample/*", "sample/*/*", "data/*"],
-        "pagestream.transforms": ["data/*"],
+        "pagestream.transforms.topics": ["data/*"],
     },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,

@@ -100,12 +100,12 @@ def load_pages(out_dir: Path) -> list:
 def _stage_transform(stage: str, out: Path):
     import apache_beam as beam
 
-    from pagestream.transforms.clean_text import site_of
-    from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
-    from pagestream.transforms.language import DetectLanguage, LanguageConfig
-    from pagestream.transforms.site_stats import SiteStats
-    from pagestream.transforms.topics import TagTopics, TopicConfig
-    from pagestream.transforms.write import WriteConfig, WritePartitionedParquet
+    from pagestream.transforms.clean.text import site_of
+    from pagestream.transforms.dedup.mark import DedupConfig, MarkDuplicates
+    from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+    from pagestream.transforms.clean.site_stats import SiteStats
+    from pagestream.transforms.topics.tag import TagTopics, TopicConfig
+    from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet
 
     if stage == "create_only":
         return beam.Map(lambda page: page)
@@ -129,8 +129,8 @@ def _shuffle_bytes_per_page(pages: list) -> dict:
     band keys, ``dedup._by_band``), plus the whole Fingerprint for the hash and url groups."""
     from apache_beam.coders import registry
 
-    from pagestream.transforms.dedup import DedupConfig, _by_band
-    from pagestream.transforms.fingerprint import Fingerprint, fingerprint_page
+    from pagestream.transforms.dedup.mark import DedupConfig, _by_band
+    from pagestream.transforms.dedup.fingerprint import Fingerprint, fingerprint_page
 
     coder = registry.get_coder(Fingerprint)
     sample = pages[:200]

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import trafilatura
 
-from pagestream.transforms import lxml_speedups
-from pagestream.transforms.extract_html import BoundedExtractor, ExtractConfig, extract_html
+from pagestream.transforms.extract import lxml_speedups
+from pagestream.transforms.extract.facade import BoundedExtractor, ExtractConfig, extract_html
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 FIELDS = ("title", "author", "date")

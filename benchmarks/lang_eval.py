@@ -29,7 +29,7 @@ from pathlib import Path
 from langdetect import DetectorFactory
 from langdetect import detect as langdetect_detect
 
-from pagestream.transforms.language import (
+from pagestream.transforms.language.detect import (
     LanguageConfig,
     LanguageHints,
     detect_language,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     band_keys,
     content_hash,

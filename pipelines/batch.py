@@ -26,14 +26,14 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
-from pagestream.transforms import dedup_state
-from pagestream.transforms.commit import CommitRun, manifest_path, read_manifest
-from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
-from pagestream.transforms.extract import ExtractText, TextConfig
-from pagestream.transforms.extract_html import ExtractConfig
-from pagestream.transforms.language import DetectLanguage, LanguageConfig
-from pagestream.transforms.progress import progress_dir
-from pagestream.transforms.read import (
+from pagestream.transforms.dedup import state as dedup_state
+from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
+from pagestream.transforms.dedup.mark import DedupConfig, MarkDuplicates
+from pagestream.transforms.extract.composite import ExtractText, TextConfig
+from pagestream.transforms.extract.facade import ExtractConfig
+from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+from pagestream.transforms.write.progress import progress_dir
+from pagestream.transforms.read.pages import (
     InputError,
     InputFile,
     ReadPages,
@@ -41,9 +41,9 @@ from pagestream.transforms.read import (
     limit_records,
     split_files,
 )
-from pagestream.transforms.stats import RunStats
-from pagestream.transforms.topics import TagTopics, TopicConfig, load_taxonomy
-from pagestream.transforms.write import WriteConfig, WritePartitionedParquet, staging_dir
+from pagestream.transforms.write.stats import RunStats
+from pagestream.transforms.topics.tag import TagTopics, TopicConfig, load_taxonomy
+from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet, staging_dir
 
 __all__ = [
     "RunPlan",

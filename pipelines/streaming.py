@@ -53,11 +53,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pagestream.pipelines import batch
 from pagestream.pipelines.options import OptionsError, RunOptions
-from pagestream.transforms import dedup_state
-from pagestream.transforms.commit import list_manifests, read_manifest
-from pagestream.transforms.progress import progress_dir, read_progress
-from pagestream.transforms.read import InputError, expand_inputs
-from pagestream.transforms.write import staging_dir
+from pagestream.transforms.dedup import state as dedup_state
+from pagestream.transforms.write.commit import list_manifests, read_manifest
+from pagestream.transforms.write.progress import progress_dir, read_progress
+from pagestream.transforms.read.pages import InputError, expand_inputs
+from pagestream.transforms.write.parquet import staging_dir
 
 __all__ = [
     "LedgerEntry",
@@ -451,7 +451,7 @@ def run_unbounded(options: RunOptions, beam_args: list[str]) -> int:
     ``--trigger_interval`` seconds of arrival time become one committed run. Returns once
     the job is submitted (Dataflow) or finished (runners that block).
     """
-    from pagestream.transforms.streaming import ProcessStream, StreamConfig, WatchFiles
+    from pagestream.pipelines.streaming_graph import ProcessStream, StreamConfig, WatchFiles
 
     text, language, dedup, topics = batch.configs_for(options)
     beam_options = PipelineOptions(beam_args)

@@ -130,9 +130,9 @@ def _preload() -> None:
     import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
 
     import pagestream.pipelines.batch  # noqa: F401 - every transform of the graph
-    from pagestream.transforms.bounded_extract import warm_up
-    from pagestream.transforms.language_model import load_model
-    from pagestream.transforms.topics import _cached_taxonomy
+    from pagestream.transforms.extract.bounded import warm_up
+    from pagestream.transforms.language.model import load_model
+    from pagestream.transforms.topics.tag import _cached_taxonomy
 
     warm_up()
     load_model()

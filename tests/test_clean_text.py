@@ -9,15 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms import clean_text as clean_text_module
-from pagestream.transforms import lines, sites
-from pagestream.transforms.clean_text import (
+from pagestream.transforms.clean import text as clean_text_module
+from pagestream.transforms.clean import lines
+from pagestream.transforms.clean import sites
+from pagestream.transforms.clean.text import (
     CleanResult,
     CleanTextConfig,
     clean_text,
     remove_repeated_lines,
 )
-from pagestream.transforms.sites import line_key, line_keys, site_of
+from pagestream.transforms.clean.sites import line_key, line_keys, site_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXPECTED = Path(__file__).resolve().parent / "testdata" / "seeds_expected"

@@ -10,14 +10,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page, new_page
-from pagestream.transforms.dedup import (
+from pagestream.transforms.dedup.mark import (
     MarkDuplicates,
     bucket_edges,
     connected_components,
     group_edges,
     resolve_component,
 )
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     estimated_jaccard,
@@ -249,7 +249,7 @@ def test_buckets_without_a_page_of_this_run_make_no_edges():
 
 
 def test_band_members_carry_everything_but_their_band_keys():
-    from pagestream.transforms.dedup import _by_band
+    from pagestream.transforms.dedup.mark import _by_band
 
     text = "one two three four five six seven eight nine ten eleven twelve " * 5
     page = new_page(url="https://a.example/x", source="f.jsonl#1", run_id="r", text=text,

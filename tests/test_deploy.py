@@ -198,15 +198,15 @@ def test_docker_build_context_builds_a_complete_wheel(tmp_path):
         "pagestream/cli.py",
         "pagestream/sample/cc-main-2020-34-excerpt.warc.gz",
         "pagestream/sample/seeds/000_00a345504d5a06bd.txt",
-        "pagestream/transforms/read.py",
-        "pagestream/transforms/extract.py",
+        "pagestream/transforms/read/pages.py",
+        "pagestream/transforms/extract/composite.py",
         "pagestream/pipelines/batch.py",
         "pagestream/schemas/records.py",
     ):
         assert required in names, f"the wheel lacks {required}"
-    data_files = [p.name for p in (REPO / "transforms" / "data").glob("*") if p.is_file()]
+    data_files = [p.name for p in (REPO / "transforms" / "topics" / "data").glob("*") if p.is_file()]
     for name in data_files:
-        assert f"pagestream/transforms/data/{name}" in names
+        assert f"pagestream/transforms/topics/data/{name}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "pagestream = pagestream.cli:entry" in zipfile.ZipFile(built).read(entry_points).decode()
 

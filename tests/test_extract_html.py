@@ -17,7 +17,7 @@ import trafilatura
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms.extract_html import (
+from pagestream.transforms.extract.facade import (
     BoundedExtractor,
     ExtractConfig,
     Extracted,
@@ -572,8 +572,11 @@ def test_a_submitted_page_overrunning_with_fallback_gives_the_fallback_text() ->
 
 
 def test_the_split_modules_are_re_exported_from_extract_html() -> None:
-    import pagestream.transforms.extract_html as facade
-    from pagestream.transforms import bounded_extract, extract_config, html_decode, html_text
+    import pagestream.transforms.extract.facade as facade
+    from pagestream.transforms.extract import bounded as bounded_extract
+    from pagestream.transforms.extract import config as extract_config
+    from pagestream.transforms.read import html_decode
+    from pagestream.transforms.extract import html as html_text
 
     assert facade.decode_html is html_decode.decode_html
     assert facade.extract_html is html_text.extract_html

@@ -16,9 +16,9 @@ from apache_beam.transforms import window
 from apache_beam.utils.windowed_value import PANE_INFO_UNKNOWN, WindowedValue
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
-from pagestream.transforms.extract import ExtractFn
-from pagestream.transforms.extract_html import ExtractConfig, needs_isolation
-from pagestream.transforms.read_jsonl import read_jsonl
+from pagestream.transforms.extract.composite import ExtractFn
+from pagestream.transforms.extract.facade import ExtractConfig, needs_isolation
+from pagestream.transforms.read.jsonl import read_jsonl
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 PAGES = SHARED / "extraction-dev" / "pages.jsonl.gz"

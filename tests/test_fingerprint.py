@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.dedup.fingerprint import (
     _NON_WORD,
     DedupConfig,
     Fingerprint,
@@ -208,7 +208,7 @@ def test_config_validation_names_the_field(kwargs, field):
 def test_permutations_are_datasketchs_affine32(num_perm, seed):
     from datasketch import MinHash
 
-    from pagestream.transforms.fingerprint import _permutations
+    from pagestream.transforms.dedup.fingerprint import _permutations
 
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     ours = _permutations(num_perm, seed)

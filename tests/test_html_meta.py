@@ -7,9 +7,9 @@ from __future__ import annotations
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
-from pagestream.transforms import html_meta
-from pagestream.transforms.extract_config import ExtractConfig
-from pagestream.transforms.html_text import extract_html
+from pagestream.transforms.extract import metadata as html_meta
+from pagestream.transforms.extract.config import ExtractConfig
+from pagestream.transforms.extract.html import extract_html
 
 DATE_PARAMS = {"original_date": True, "extensive_search": False, "max_date": "2026-01-01"}
 

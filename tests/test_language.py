@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, new_page
-from pagestream.transforms import language as lang
-from pagestream.transforms import language_hints, language_model
-from pagestream.transforms.language import (
+from pagestream.transforms.language import detect as lang
+from pagestream.transforms.language import hints as language_hints
+from pagestream.transforms.language import model as language_model
+from pagestream.transforms.language.detect import (
     DetectLanguage,
     DetectLanguageFn,
     LanguageConfig,

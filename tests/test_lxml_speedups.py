@@ -12,10 +12,10 @@ import trafilatura
 import trafilatura.utils
 import trafilatura.xpaths
 
-from pagestream.transforms import lxml_speedups
-from pagestream.transforms.bounded_extract import BoundedExtractor
-from pagestream.transforms.extract_config import ExtractConfig
-from pagestream.transforms.html_text import extract_html
+from pagestream.transforms.extract import lxml_speedups
+from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.config import ExtractConfig
+from pagestream.transforms.extract.html import extract_html
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
-from pagestream.transforms.read import (
+from pagestream.transforms.read.pages import (
     RECORD_WEIGHT,
     InputError,
     InputFile,
@@ -272,8 +272,9 @@ def test_read_pages_with_parts_reads_every_record_once(tmp_path):
 
 
 def test_the_split_modules_are_re_exported_from_read():
-    import pagestream.transforms.read as read
-    from pagestream.transforms import read_inputs, read_jsonl
+    import pagestream.transforms.read.pages as read
+    from pagestream.transforms.read import inputs as read_inputs
+    from pagestream.transforms.read import jsonl as read_jsonl
 
     assert read.expand_inputs is read_inputs.expand_inputs
     assert read._jsonl_record is read_jsonl.jsonl_record  # used by transforms/streaming.py

@@ -11,15 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
-from pagestream.transforms.extract_html import canonical_url, decode_html
-from pagestream.transforms.read import (
+from pagestream.transforms.extract.facade import canonical_url, decode_html
+from pagestream.transforms.read.pages import (
     InputFile,
     expand_inputs,
     input_format,
     parse_fetch_time,
     read_records,
 )
-from pagestream.transforms.stats import file_of
+from pagestream.transforms.write.stats import file_of
 
 FAST = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -126,7 +126,7 @@ def test_unique_pages_replace_the_template_paragraphs(corpus, templates):
 
 
 def test_corpus_is_a_valid_pagestream_input(corpus):
-    from pagestream.transforms.read_inputs import expand_inputs
+    from pagestream.transforms.read.inputs import expand_inputs
 
     folder, _ = corpus
     files, skipped = expand_inputs([str(folder)])

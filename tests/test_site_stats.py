@@ -13,8 +13,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pagestream.transforms.clean_text import clean_text
-from pagestream.transforms.site_stats import (
+from pagestream.transforms.clean.text import clean_text
+from pagestream.transforms.clean.site_stats import (
     LINE_SHARDS,
     SiteStats,
     SiteStatsConfig,
@@ -22,7 +22,7 @@ from pagestream.transforms.site_stats import (
     _shard_of,
     repeated_by_site,
 )
-from pagestream.transforms.sites import line_key, line_keys
+from pagestream.transforms.clean.sites import line_key, line_keys
 
 FOOTER = "Our Standards: The Example Trust Principles."
 MENU = "Home | World | Business"
@@ -179,7 +179,7 @@ def test_pages_per_line_merges_partial_counts():
 def test_shard_of_does_not_depend_on_the_hash_seed():
     keys = [line_key(f"line {word}") for word in WORDS]
     script = (
-        "import sys; from pagestream.transforms.site_stats import _shard_of; "
+        "import sys; from pagestream.transforms.clean.site_stats import _shard_of; "
         "print([_shard_of(k) for k in sys.argv[1:]])"
     )
     outputs = {

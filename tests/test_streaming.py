@@ -25,7 +25,7 @@ from pagestream.pipelines.streaming import (
     stable_files,
 )
 from pagestream.query import connect
-from pagestream.transforms import dedup_state
+from pagestream.transforms.dedup import state as dedup_state
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MIXED = SHARED / "mixed"

@@ -19,7 +19,7 @@ from apache_beam.transforms.window import IntervalWindow, TimestampedValue
 
 from pagestream.query import connect
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
-from pagestream.transforms.streaming import (
+from pagestream.pipelines.streaming_graph import (
     ProcessStream,
     StreamConfig,
     free_run_id,

@@ -14,8 +14,10 @@ import json
 import pytest
 import snowballstemmer
 
-from pagestream.transforms import taxonomy, topics
-from pagestream.transforms.taxonomy import _TOKEN_RE, load_taxonomy
+from pagestream.transforms.topics import taxonomy
+
+from pagestream.transforms.topics import tag as topics
+from pagestream.transforms.topics.taxonomy import _TOKEN_RE, load_taxonomy
 
 # Affixes of several sizes sharing heads and tails, for one or several labels, with equal
 # weights (the first match of a label's best weight is kept, so the order must hold); an

@@ -11,8 +11,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
-from pagestream.transforms import taxonomy, topics
-from pagestream.transforms.topics import (
+from pagestream.transforms.topics import taxonomy
+from pagestream.transforms.topics import tag as topics
+from pagestream.transforms.topics.tag import (
     TagTopics,
     TagTopicsFn,
     TopicConfig,

@@ -12,9 +12,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pagestream.schemas.arrow import PAGES_PARTITIONING, PAGES_SCHEMA, SCHEMA_METADATA
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page
-from pagestream.transforms.commit import CommitRun, commit_files, list_manifests, read_manifest
-from pagestream.transforms.stats import RunStats
-from pagestream.transforms.write import (
+from pagestream.transforms.write.commit import CommitRun, commit_files, list_manifests, read_manifest
+from pagestream.transforms.write.stats import RunStats
+from pagestream.transforms.write.parquet import (
     StagedFile,
     WriteConfig,
     WritePartitionedParquet,
@@ -183,7 +183,7 @@ def test_commit_files_moves_staged_files(tmp_path):
 def test_manifest_rankings_break_ties_by_name_whatever_the_merge_order():
     from collections import Counter
 
-    from pagestream.transforms.stats import _empty, finalise
+    from pagestream.transforms.write.stats import _empty, finalise
 
     def acc(order):
         a = _empty()

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 
-from pagestream.transforms.progress import read_progress
+from pagestream.transforms.write.progress import read_progress
 
 __all__ = ["ProgressDisplay", "describe", "estimate_eta"]
 

@@ -2,7 +2,7 @@
 
 Pages are scored against a taxonomy: labels with weighted terms per language, loaded and
 validated by ``taxonomy.py`` (the file format is documented there; ``Taxonomy`` and
-``load_taxonomy`` are re-exported here). The default one (``transforms/data/taxonomy.yaml``) has
+``load_taxonomy`` are re-exported here). The default one (``transforms/topics/data/taxonomy.yaml``) has
 the 15 labels of INTERFACE.md with lexicons for en, de, fr and es; ``--taxonomy FILE`` replaces it.
 
 Scoring (per label, TF-IDF-like): the weight is the term's specificity, term frequency is
@@ -29,7 +29,7 @@ import apache_beam as beam
 
 from pagestream.schemas.records import KIND_PAGE, Page
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.taxonomy import Taxonomy, _Lexicon, load_taxonomy
+from pagestream.transforms.topics.taxonomy import Taxonomy, _Lexicon, load_taxonomy
 
 __all__ = [
     "LENGTH_SMOOTHING",

@@ -1,7 +1,7 @@
 """Topic taxonomies: the file format, its validation, and the compiled per-language lexicons.
 
 A taxonomy (YAML; JSON is valid YAML too) lists labels and, per label and language, terms
-grouped by weight. The default one (``transforms/data/taxonomy.yaml``) has the 15 labels of
+grouped by weight. The default one (``transforms/topics/data/taxonomy.yaml``) has the 15 labels of
 INTERFACE.md with lexicons for en, de, fr and es; ``--taxonomy FILE`` replaces it::
 
     format: 1
@@ -202,9 +202,9 @@ def load_taxonomy(path: str | None) -> Taxonomy:
             names the file, the label and the problem.
     """
     if path is None:
-        resource = importlib.resources.files("pagestream.transforms") / "data" / "taxonomy.yaml"
+        resource = importlib.resources.files("pagestream.transforms.topics") / "data" / "taxonomy.yaml"
         source, raw = (
-            "default taxonomy (pagestream/transforms/data/taxonomy.yaml)",
+            "default taxonomy (pagestream/transforms/topics/data/taxonomy.yaml)",
             resource.read_bytes(),
         )
     else:

@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.arrow import DEAD_LETTER_SCHEMA, PAGES_SCHEMA, REJECTED_SCHEMA
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
-from pagestream.transforms.progress import Heartbeat
+from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
     "StagedFile",

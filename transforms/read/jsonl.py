@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from pagestream.schemas.records import KIND_RAW, RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.read_common import (
+from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
     open_input,

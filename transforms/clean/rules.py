@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from typing import NamedTuple
 
-from pagestream.transforms.lines import CleanTextConfig, _Line
+from pagestream.transforms.clean.lines import CleanTextConfig, _Line
 
 __all__: list[str] = []  # internal to clean_text.py: rule tables and line predicates
 

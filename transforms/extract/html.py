@@ -17,8 +17,8 @@ import lxml.html
 import trafilatura
 from trafilatura.utils import load_html
 
-from pagestream.transforms import html_meta
-from pagestream.transforms.extract_config import (
+from pagestream.transforms.extract import metadata as html_meta
+from pagestream.transforms.extract.config import (
     EXTRACTOR_FALLBACK,
     EXTRACTOR_TRAFILATURA,
     ExtractConfig,

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 from pagestream.schemas.records import KIND_RAW, RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.html_decode import decode_html
-from pagestream.transforms.html_head import canonical_url
-from pagestream.transforms.read_common import (
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.html_head import canonical_url
+from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
     file_uri,

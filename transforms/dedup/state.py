@@ -28,7 +28,7 @@ import xxhash
 from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.records import KIND_PAGE
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     fingerprint_page,

@@ -26,7 +26,7 @@ Guarantees of ``read_records`` (tested on a corpus of bad inputs and with hypoth
 This module holds ``read_records``, the ``--max_pages`` plan and the composite ``ReadPages``;
 the parts live beside it: ``read_inputs`` (listing), ``read_common`` (shared helpers),
 ``read_jsonl``, ``read_files`` (single-page files), ``read_warc`` and ``warc_scan``. Their
-public names are re-exported here, so ``from pagestream.transforms.read import ...`` keeps
+public names are re-exported here, so ``from pagestream.transforms.read.pages import ...`` keeps
 working for all of them.
 """
 
@@ -40,26 +40,26 @@ from apache_beam.metrics import Metrics
 
 from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.progress import Heartbeat
-from pagestream.transforms.read_common import (
+from pagestream.transforms.write.progress import Heartbeat
+from pagestream.transforms.read.common import (
     MAX_FILE_BYTES as MAX_FILE_BYTES,  # the former name of MAX_RECORD_BYTES
 )
-from pagestream.transforms.read_common import (
+from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
     file_uri,
     parse_fetch_time,
 )
-from pagestream.transforms.read_files import read_whole
-from pagestream.transforms.read_inputs import (
+from pagestream.transforms.read.files import read_whole
+from pagestream.transforms.read.inputs import (
     FORMATS,
     InputError,
     InputFile,
     expand_inputs,
     input_format,
 )
-from pagestream.transforms.read_jsonl import jsonl_record, read_jsonl
-from pagestream.transforms.read_warc import read_warc
+from pagestream.transforms.read.jsonl import jsonl_record, read_jsonl
+from pagestream.transforms.read.warc import read_warc
 
 __all__ = [
     "FORMATS",

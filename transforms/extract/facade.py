@@ -18,14 +18,14 @@ The Beam composite ``ExtractText`` lives in ``extract.py``.
 
 from __future__ import annotations
 
-from pagestream.transforms.bounded_extract import BoundedExtractor
-from pagestream.transforms.extract_config import (
+from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.config import (
     EXTRACTOR_FALLBACK as EXTRACTOR_FALLBACK,
 )
-from pagestream.transforms.extract_config import (
+from pagestream.transforms.extract.config import (
     EXTRACTOR_TRAFILATURA as EXTRACTOR_TRAFILATURA,
 )
-from pagestream.transforms.extract_config import (
+from pagestream.transforms.extract.config import (
     ExtractConfig,
     Extracted,
     ExtractionError,
@@ -33,9 +33,9 @@ from pagestream.transforms.extract_config import (
     ExtractorCrashed,
     PageTooLarge,
 )
-from pagestream.transforms.html_decode import decode_html
-from pagestream.transforms.html_head import canonical_url, html_lang
-from pagestream.transforms.html_text import (
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.html_head import canonical_url, html_lang
+from pagestream.transforms.extract.html import (
     extract_html,
     fallback_extract,
     join_paragraphs,

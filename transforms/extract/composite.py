@@ -29,14 +29,14 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
-from pagestream.transforms.clean_text import (
+from pagestream.transforms.clean.text import (
     CleanTextConfig,
     clean_text,
     remove_repeated_lines,
     site_of,
 )
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.extract_html import (
+from pagestream.transforms.extract.facade import (
     BoundedExtractor,
     ExtractConfig,
     Extracted,
@@ -44,8 +44,8 @@ from pagestream.transforms.extract_html import (
     html_lang,
 )
 from pagestream.transforms.process_gc import freeze_loaded_objects
-from pagestream.transforms.progress import Heartbeat
-from pagestream.transforms.site_stats import SiteStats
+from pagestream.transforms.write.progress import Heartbeat
+from pagestream.transforms.clean.site_stats import SiteStats
 
 __all__ = [
     "ExtractText",

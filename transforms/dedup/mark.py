@@ -35,9 +35,9 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from pagestream.schemas.records import KIND_PAGE, Page
-from pagestream.transforms.dedup_state import earlier_runs, read_index_segment
+from pagestream.transforms.dedup.state import earlier_runs, read_index_segment
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     estimated_jaccard,

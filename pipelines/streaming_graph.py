@@ -49,26 +49,26 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, RawPage
-from pagestream.transforms.commit import commit_files, manifest_path, write_manifest
-from pagestream.transforms.dedup import (
+from pagestream.transforms.write.commit import commit_files, manifest_path, write_manifest
+from pagestream.transforms.dedup.mark import (
     UNIQUE,
     MarkDuplicates,
     apply_mark,
     resolve_component,
 )
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.extract import ExtractText, TextConfig
-from pagestream.transforms.fingerprint import (
+from pagestream.transforms.extract.composite import ExtractText, TextConfig
+from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     estimated_jaccard,
     fingerprint_page,
     signature_of,
 )
-from pagestream.transforms.language import DetectLanguage, LanguageConfig
-from pagestream.transforms.read import InputFile, input_format, read_records
-from pagestream.transforms.topics import TagTopics, TopicConfig
-from pagestream.transforms.write import (
+from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+from pagestream.transforms.read.pages import InputFile, input_format, read_records
+from pagestream.transforms.topics.tag import TagTopics, TopicConfig
+from pagestream.transforms.write.parquet import (
     TABLES,
     StagedFile,
     dead_letter_row,
@@ -191,7 +191,7 @@ def message_records(data: bytes, message_id: str = "") -> Iterator[RawPage]:
     """The records of one Pub/Sub message: a JSON record (``url`` + ``html``/``text``) or the
     path of an input file (``gs://bucket/crawl/part-1.warc.gz``). Never raises: a bad message
     becomes one dead record."""
-    from pagestream.transforms.read_jsonl import jsonl_record
+    from pagestream.transforms.read.jsonl import jsonl_record
 
     source = f"pubsub#{message_id}"
     text = data.strip()

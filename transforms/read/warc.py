@@ -16,15 +16,15 @@ from typing import NamedTuple
 
 from pagestream.schemas.records import KIND_RAW, KIND_REJECTED, RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.html_decode import decode_html
-from pagestream.transforms.read_common import (
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
     open_input,
     parse_fetch_time,
     too_large,
 )
-from pagestream.transforms.warc_scan import (
+from pagestream.transforms.read.warc_scan import (
     GZIP_MAGIC,
     after_blank,
     is_blank,

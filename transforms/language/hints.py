@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from babel.languages import get_territory_language_info
 
 from pagestream.schemas.records import Page
-from pagestream.transforms.language_model import load_model
+from pagestream.transforms.language.model import load_model
 
 __all__ = [
     "LanguageHints",

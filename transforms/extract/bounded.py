@@ -18,8 +18,8 @@ import threading
 import time
 import weakref
 
-from pagestream.transforms import lxml_speedups
-from pagestream.transforms.extract_config import (
+from pagestream.transforms.extract import lxml_speedups
+from pagestream.transforms.extract.config import (
     ExtractConfig,
     Extracted,
     ExtractionError,
@@ -27,7 +27,7 @@ from pagestream.transforms.extract_config import (
     ExtractorCrashed,
     PageTooLarge,
 )
-from pagestream.transforms.html_text import (
+from pagestream.transforms.extract.html import (
     extract_html,
     fallback_extract,
     needs_isolation,
@@ -124,7 +124,7 @@ class _Child:
             [
                 sys.executable,
                 "-c",
-                "from pagestream.transforms.bounded_extract import _serve; _serve()",
+                "from pagestream.transforms.extract.bounded import _serve; _serve()",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

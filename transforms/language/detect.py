@@ -36,13 +36,13 @@ import numpy as np
 
 from pagestream.schemas.records import KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.language_hints import (
+from pagestream.transforms.language.hints import (
     LanguageHints,
     hints_for,
     normalize_language_tag,
     tld_languages,
 )
-from pagestream.transforms.language_model import (
+from pagestream.transforms.language.model import (
     _Model,
     _ngram_rows,
     dominant_script,

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from pagestream.transforms.line_rules import (
+from pagestream.transforms.clean.rules import (
     _BY_NAME,
     _GATE_WORDS,
     _LABEL,
@@ -46,14 +46,14 @@ from pagestream.transforms.line_rules import (
     _other_script,
     _speaks_to_reader,
 )
-from pagestream.transforms.lines import (
+from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
     _features,
     _Line,
     _logical_lines,
 )
-from pagestream.transforms.sites import (
+from pagestream.transforms.clean.sites import (
     _logical_line_key,
     _repeat_candidate,
     line_key,
