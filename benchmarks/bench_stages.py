@@ -100,10 +100,11 @@ def load_pages(out_dir: Path) -> list:
 def _stage_transform(stage: str, out: Path):
     import apache_beam as beam
 
-    from pagestream.transforms.clean.text import site_of
-    from pagestream.transforms.dedup.mark import DedupConfig, MarkDuplicates
-    from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
     from pagestream.transforms.clean.site_stats import SiteStats
+    from pagestream.transforms.clean.sites import site_of
+    from pagestream.transforms.dedup.fingerprint import DedupConfig
+    from pagestream.transforms.dedup.mark import MarkDuplicates
+    from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
     from pagestream.transforms.topics.tag import TagTopics, TopicConfig
     from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet
 
@@ -129,8 +130,8 @@ def _shuffle_bytes_per_page(pages: list) -> dict:
     band keys, ``dedup._by_band``), plus the whole Fingerprint for the hash and url groups."""
     from apache_beam.coders import registry
 
-    from pagestream.transforms.dedup.mark import DedupConfig, _by_band
-    from pagestream.transforms.dedup.fingerprint import Fingerprint, fingerprint_page
+    from pagestream.transforms.dedup.fingerprint import DedupConfig, Fingerprint, fingerprint_page
+    from pagestream.transforms.dedup.mark import _by_band
 
     coder = registry.get_coder(Fingerprint)
     sample = pages[:200]

@@ -33,7 +33,9 @@ from pathlib import Path
 import trafilatura
 
 from pagestream.transforms.extract import lxml_speedups
-from pagestream.transforms.extract.facade import BoundedExtractor, ExtractConfig, extract_html
+from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.config import ExtractConfig
+from pagestream.transforms.extract.html import extract_html
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 FIELDS = ("title", "author", "date")

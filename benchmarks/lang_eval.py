@@ -29,13 +29,9 @@ from pathlib import Path
 from langdetect import DetectorFactory
 from langdetect import detect as langdetect_detect
 
-from pagestream.transforms.language.detect import (
-    LanguageConfig,
-    LanguageHints,
-    detect_language,
-    load_model,
-    normalize_language_tag,
-)
+from pagestream.transforms.language.detect import LanguageConfig, detect_language
+from pagestream.transforms.language.hints import LanguageHints, normalize_language_tag
+from pagestream.transforms.language.model import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z_-]+)", re.I)

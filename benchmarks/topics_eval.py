@@ -27,7 +27,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pagestream.transforms.topics.tag import TopicConfig, explain_topics, load_taxonomy, score_topics
+from pagestream.transforms.topics.tag import TopicConfig, explain_topics, score_topics
+from pagestream.transforms.topics.taxonomy import load_taxonomy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -27,23 +27,19 @@ from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
 from pagestream.transforms.dedup import state as dedup_state
-from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
-from pagestream.transforms.dedup.mark import DedupConfig, MarkDuplicates
+from pagestream.transforms.dedup.fingerprint import DedupConfig
+from pagestream.transforms.dedup.mark import MarkDuplicates
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
-from pagestream.transforms.extract.facade import ExtractConfig
+from pagestream.transforms.extract.config import ExtractConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
-from pagestream.transforms.write.progress import progress_dir
-from pagestream.transforms.read.pages import (
-    InputError,
-    InputFile,
-    ReadPages,
-    expand_inputs,
-    limit_records,
-    split_files,
-)
-from pagestream.transforms.write.stats import RunStats
-from pagestream.transforms.topics.tag import TagTopics, TopicConfig, load_taxonomy
+from pagestream.transforms.read.inputs import InputError, InputFile, expand_inputs
+from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
+from pagestream.transforms.topics.tag import TagTopics, TopicConfig
+from pagestream.transforms.topics.taxonomy import load_taxonomy
+from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
 from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet, staging_dir
+from pagestream.transforms.write.progress import progress_dir
+from pagestream.transforms.write.stats import RunStats
 
 __all__ = [
     "RunPlan",

@@ -54,10 +54,10 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pagestream.pipelines import batch
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.transforms.dedup import state as dedup_state
+from pagestream.transforms.read.inputs import InputError, expand_inputs
 from pagestream.transforms.write.commit import list_manifests, read_manifest
-from pagestream.transforms.write.progress import progress_dir, read_progress
-from pagestream.transforms.read.pages import InputError, expand_inputs
 from pagestream.transforms.write.parquet import staging_dir
+from pagestream.transforms.write.progress import progress_dir, read_progress
 
 __all__ = [
     "LedgerEntry",

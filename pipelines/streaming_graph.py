@@ -49,7 +49,13 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, RawPage
-from pagestream.transforms.write.commit import commit_files, manifest_path, write_manifest
+from pagestream.transforms.dedup.fingerprint import (
+    DedupConfig,
+    Fingerprint,
+    estimated_jaccard,
+    fingerprint_page,
+    signature_of,
+)
 from pagestream.transforms.dedup.mark import (
     UNIQUE,
     MarkDuplicates,
@@ -58,16 +64,11 @@ from pagestream.transforms.dedup.mark import (
 )
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
-from pagestream.transforms.dedup.fingerprint import (
-    DedupConfig,
-    Fingerprint,
-    estimated_jaccard,
-    fingerprint_page,
-    signature_of,
-)
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
-from pagestream.transforms.read.pages import InputFile, input_format, read_records
+from pagestream.transforms.read.inputs import InputFile, input_format
+from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
+from pagestream.transforms.write.commit import commit_files, manifest_path, write_manifest
 from pagestream.transforms.write.parquet import (
     TABLES,
     StagedFile,

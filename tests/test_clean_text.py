@@ -9,16 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms.clean import text as clean_text_module
-from pagestream.transforms.clean import lines
-from pagestream.transforms.clean import sites
-from pagestream.transforms.clean.text import (
-    CleanResult,
-    CleanTextConfig,
-    clean_text,
-    remove_repeated_lines,
-)
+from pagestream.transforms.clean import lines, sites
+from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.sites import line_key, line_keys, site_of
+from pagestream.transforms.clean.text import CleanResult, clean_text, remove_repeated_lines
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXPECTED = Path(__file__).resolve().parent / "testdata" / "seeds_expected"
@@ -295,13 +289,6 @@ def test_line_keys_are_distinct_sorted_and_skip_letterless_and_long_lines():
 )
 def test_site_of(url, source, site):
     assert site_of(url, source) == site
-
-
-def test_clean_text_reexports_config_keys_and_sites():
-    for module in (lines, sites):
-        for name in module.__all__:
-            assert name in clean_text_module.__all__
-            assert getattr(clean_text_module, name) is getattr(module, name)
 
 
 def test_remove_repeated_lines_keeps_everything_else():

@@ -10,19 +10,19 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page, new_page
-from pagestream.transforms.dedup.mark import (
-    MarkDuplicates,
-    bucket_edges,
-    connected_components,
-    group_edges,
-    resolve_component,
-)
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     estimated_jaccard,
     fingerprint_page,
     minhash,
+)
+from pagestream.transforms.dedup.mark import (
+    MarkDuplicates,
+    bucket_edges,
+    connected_components,
+    group_edges,
+    resolve_component,
 )
 
 CONFIG = DedupConfig(threshold=0.7)

@@ -11,6 +11,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pagestream.schemas.records import Page, new_page
+from pagestream.transforms.dedup.fingerprint import DedupConfig, estimated_jaccard, minhash
 from pagestream.transforms.dedup.mark import MarkDuplicates
 from pagestream.transforms.dedup.state import (
     WriteIndexSegment,
@@ -21,7 +22,6 @@ from pagestream.transforms.dedup.state import (
     earlier_segments,
     read_index_segment,
 )
-from pagestream.transforms.dedup.fingerprint import DedupConfig, estimated_jaccard, minhash
 
 CONFIG = DedupConfig(threshold=0.7, index_shards=2)
 VOCAB = [f"word{i}" for i in range(5000)]

@@ -17,22 +17,23 @@ import trafilatura
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms.extract.facade import (
-    BoundedExtractor,
+from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.config import (
     ExtractConfig,
     Extracted,
     ExtractionError,
     ExtractionTimeout,
     ExtractorCrashed,
     PageTooLarge,
-    canonical_url,
-    decode_html,
+)
+from pagestream.transforms.extract.html import (
     extract_html,
     fallback_extract,
-    html_lang,
     join_paragraphs,
     needs_isolation,
 )
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.html_head import canonical_url, html_lang
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 PHYS = SHARED / "mixed" / "phys.org.tool.html"
@@ -571,15 +572,3 @@ def test_a_submitted_page_overrunning_with_fallback_gives_the_fallback_text() ->
     assert page.elapsed_s >= 1
 
 
-def test_the_split_modules_are_re_exported_from_extract_html() -> None:
-    import pagestream.transforms.extract.facade as facade
-    from pagestream.transforms.extract import bounded as bounded_extract
-    from pagestream.transforms.extract import config as extract_config
-    from pagestream.transforms.read import html_decode
-    from pagestream.transforms.extract import html as html_text
-
-    assert facade.decode_html is html_decode.decode_html
-    assert facade.extract_html is html_text.extract_html
-    assert facade.ExtractConfig is extract_config.ExtractConfig
-    assert facade.BoundedExtractor is bounded_extract.BoundedExtractor
-    assert all(getattr(facade, name, None) is not None for name in facade.__all__)

@@ -17,7 +17,8 @@ from apache_beam.utils.windowed_value import PANE_INFO_UNKNOWN, WindowedValue
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
 from pagestream.transforms.extract.composite import ExtractFn
-from pagestream.transforms.extract.facade import ExtractConfig, needs_isolation
+from pagestream.transforms.extract.config import ExtractConfig
+from pagestream.transforms.extract.html import needs_isolation
 from pagestream.transforms.read.jsonl import read_jsonl
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pagestream.schemas.arrow import PAGES_PARTITIONING
-from pagestream.transforms.write.stats import file_of
+from pagestream.schemas.records import file_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_bad_corpus import make_bad_corpus  # noqa: E402

@@ -11,20 +11,20 @@ from hypothesis import strategies as st
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, new_page
 from pagestream.transforms.language import detect as lang
-from pagestream.transforms.language import hints as language_hints
 from pagestream.transforms.language import model as language_model
 from pagestream.transforms.language.detect import (
     DetectLanguage,
     DetectLanguageFn,
     LanguageConfig,
-    LanguageHints,
     detect_language,
-    dominant_script,
-    normalize_language_tag,
     sample_text,
-    supported_languages,
+)
+from pagestream.transforms.language.hints import (
+    LanguageHints,
+    normalize_language_tag,
     tld_languages,
 )
+from pagestream.transforms.language.model import dominant_script, supported_languages
 
 LONG = {
     "en": "The committee met on Tuesday to discuss the new budget, and most members agreed that "
@@ -170,13 +170,6 @@ def test_ngrams_match_langdetects_own_extraction():
         detector.cleaning_text()
         expected = [model.rows[gram] for gram in detector._extract_ngrams()]
         assert language_model._ngram_rows(model, text) == expected
-
-
-def test_language_reexports_the_model_and_hint_functions():
-    for module in (language_model, language_hints):
-        for name in module.__all__:
-            assert name in lang.__all__
-            assert getattr(lang, name) is getattr(module, name)
 
 
 @settings(max_examples=150, deadline=None)

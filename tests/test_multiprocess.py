@@ -93,8 +93,8 @@ def test_records_are_redistributed_by_the_means_each_runner_has(runner, expected
 )
 def test_fewer_files_than_direct_workers_is_warned(capsys, fmt, files, workers, warned):
     from pagestream.pipelines.batch import warn_if_files_are_fewer_than_workers
-    from pagestream.transforms.read.pages import split_files
     from pagestream.transforms.read.inputs import InputFile
+    from pagestream.transforms.read.pages import split_files
 
     planned = [InputFile(f"/in/{n}.{fmt}", 10, fmt) for n in range(files)]
     warn_if_files_are_fewer_than_workers(split_files(planned, workers), workers)
@@ -167,7 +167,7 @@ def test_a_direct_run_never_tries_the_prism_runner(tmp_path, monkeypatch):
 def test_the_extraction_child_is_prestarted_where_setup_is_once_per_worker(runner, per_bundle):
     from pagestream.pipelines.batch import sets_up_per_bundle
     from pagestream.transforms.extract.composite import ExtractFn
-    from pagestream.transforms.extract.facade import ExtractConfig
+    from pagestream.transforms.extract.config import ExtractConfig
 
     assert sets_up_per_bundle(runner) is per_bundle
     fn = ExtractFn(ExtractConfig(), "r", "2024-05-01", prestart_child=not per_bundle)

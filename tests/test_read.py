@@ -9,15 +9,12 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
+from pagestream.transforms.read.common import parse_fetch_time
+from pagestream.transforms.read.inputs import InputError, InputFile, expand_inputs, input_format
 from pagestream.transforms.read.pages import (
     RECORD_WEIGHT,
-    InputError,
-    InputFile,
     ReadPages,
-    expand_inputs,
-    input_format,
     limit_records,
-    parse_fetch_time,
     read_records,
     split_files,
 )
@@ -269,14 +266,3 @@ def test_read_pages_with_parts_reads_every_record_once(tmp_path):
     with TestPipeline() as p:
         urls = p | ReadPages(files, redistribute="none", parts=2) | beam.Map(lambda r: r.url)
         assert_that(urls, equal_to([f"{n}{i}" for n in "ab" for i in range(5)]))
-
-
-def test_the_split_modules_are_re_exported_from_read():
-    import pagestream.transforms.read.pages as read
-    from pagestream.transforms.read import inputs as read_inputs
-    from pagestream.transforms.read import jsonl as read_jsonl
-
-    assert read.expand_inputs is read_inputs.expand_inputs
-    assert read._jsonl_record is read_jsonl.jsonl_record  # used by transforms/streaming.py
-    assert read.MAX_FILE_BYTES == read.MAX_RECORD_BYTES  # the former name
-    assert all(getattr(read, name, None) is not None for name in read.__all__)

@@ -10,16 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
-from pagestream.transforms.extract.facade import canonical_url, decode_html
-from pagestream.transforms.read.pages import (
-    InputFile,
-    expand_inputs,
-    input_format,
-    parse_fetch_time,
-    read_records,
-)
-from pagestream.transforms.write.stats import file_of
+from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED, file_of
+from pagestream.transforms.read.common import parse_fetch_time
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.html_head import canonical_url
+from pagestream.transforms.read.inputs import InputFile, expand_inputs, input_format
+from pagestream.transforms.read.pages import read_records
 
 FAST = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -13,7 +13,6 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pagestream.transforms.clean.text import clean_text
 from pagestream.transforms.clean.site_stats import (
     LINE_SHARDS,
     SiteStats,
@@ -23,6 +22,7 @@ from pagestream.transforms.clean.site_stats import (
     repeated_by_site,
 )
 from pagestream.transforms.clean.sites import line_key, line_keys
+from pagestream.transforms.clean.text import clean_text
 
 FOOTER = "Our Standards: The Example Trust Principles."
 MENU = "Home | World | Business"

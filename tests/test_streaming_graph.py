@@ -17,8 +17,6 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to_per_window
 from apache_beam.transforms.window import IntervalWindow, TimestampedValue
 
-from pagestream.query import connect
-from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
 from pagestream.pipelines.streaming_graph import (
     ProcessStream,
     StreamConfig,
@@ -26,6 +24,8 @@ from pagestream.pipelines.streaming_graph import (
     message_records,
     window_run_id,
 )
+from pagestream.query import connect
+from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 W0, W1, W2 = (IntervalWindow(s, s + 10) for s in (0, 10, 20))

@@ -14,9 +14,8 @@ import json
 import pytest
 import snowballstemmer
 
-from pagestream.transforms.topics import taxonomy
-
 from pagestream.transforms.topics import tag as topics
+from pagestream.transforms.topics import taxonomy
 from pagestream.transforms.topics.taxonomy import _TOKEN_RE, load_taxonomy
 
 # Affixes of several sizes sharing heads and tails, for one or several labels, with equal

@@ -11,16 +11,15 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
-from pagestream.transforms.topics import taxonomy
 from pagestream.transforms.topics import tag as topics
 from pagestream.transforms.topics.tag import (
     TagTopics,
     TagTopicsFn,
     TopicConfig,
     explain_topics,
-    load_taxonomy,
     score_topics,
 )
+from pagestream.transforms.topics.taxonomy import load_taxonomy
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 INTERFACE_LABELS = {
@@ -269,12 +268,6 @@ def test_bad_taxonomy_files_fail_clearly(tmp_path, content, problem):
         load_taxonomy(str(path))
     assert str(err.value).startswith(f"taxonomy {path}: ")
     assert problem in str(err.value)
-
-
-def test_topics_reexports_the_taxonomy_loader():
-    assert topics.load_taxonomy is taxonomy.load_taxonomy
-    assert topics.Taxonomy is taxonomy.Taxonomy
-    assert {"Taxonomy", "load_taxonomy"} <= set(topics.__all__)
 
 
 def test_missing_taxonomy_file(tmp_path):

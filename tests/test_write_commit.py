@@ -12,8 +12,12 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pagestream.schemas.arrow import PAGES_PARTITIONING, PAGES_SCHEMA, SCHEMA_METADATA
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page
-from pagestream.transforms.write.commit import CommitRun, commit_files, list_manifests, read_manifest
-from pagestream.transforms.write.stats import RunStats
+from pagestream.transforms.write.commit import (
+    CommitRun,
+    commit_files,
+    list_manifests,
+    read_manifest,
+)
 from pagestream.transforms.write.parquet import (
     StagedFile,
     WriteConfig,
@@ -21,6 +25,7 @@ from pagestream.transforms.write.parquet import (
     page_row,
     partition_path,
 )
+from pagestream.transforms.write.stats import RunStats
 
 PAGE_COLUMNS = [f.name for f in PAGES_SCHEMA]
 

@@ -1,1 +1,43 @@
-"""clean"""
+"""Line-level boilerplate removal for plain-text pages, and lines a site repeats.
+
+- ``text``: ``clean_text`` (line rules + repeated lines) and ``remove_repeated_lines``;
+- ``lines``: a page as logical lines, ``CleanTextConfig``; ``rules``: the line rules;
+- ``sites``: a page's site and the keys of its lines; ``site_stats``: the composite
+  ``SiteStats`` counting lines per site in the graph.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pagestream.transforms.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pagestream.transforms.clean.lines import CleanTextConfig
+    from pagestream.transforms.clean.site_stats import SiteStats, SiteStatsConfig
+    from pagestream.transforms.clean.sites import line_keys, site_of
+    from pagestream.transforms.clean.text import CleanResult, clean_text, remove_repeated_lines
+
+# Exported lazily (see ``lazy.py``): importing one module does not import every stage.
+_EXPORTS = {
+    "CleanResult": "pagestream.transforms.clean.text",
+    "CleanTextConfig": "pagestream.transforms.clean.lines",
+    "SiteStats": "pagestream.transforms.clean.site_stats",
+    "SiteStatsConfig": "pagestream.transforms.clean.site_stats",
+    "clean_text": "pagestream.transforms.clean.text",
+    "line_keys": "pagestream.transforms.clean.sites",
+    "remove_repeated_lines": "pagestream.transforms.clean.text",
+    "site_of": "pagestream.transforms.clean.sites",
+}
+
+__all__ = [
+    "CleanResult",
+    "CleanTextConfig",
+    "SiteStats",
+    "SiteStatsConfig",
+    "clean_text",
+    "line_keys",
+    "remove_repeated_lines",
+    "site_of",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 import xxhash
 
-from pagestream.transforms.clean.text import line_keys
+from pagestream.transforms.clean.sites import line_keys
 
 __all__ = ["SiteStats", "SiteStatsConfig", "repeated_by_site"]
 

@@ -18,7 +18,12 @@ import tldextract
 import xxhash
 
 from pagestream.schemas.records import file_of
-from pagestream.transforms.clean.lines import DEFAULT_CONFIG, CleanTextConfig, _logical_lines, _normalise
+from pagestream.transforms.clean.lines import (
+    DEFAULT_CONFIG,
+    CleanTextConfig,
+    _logical_lines,
+    _normalise,
+)
 
 __all__ = ["line_key", "line_keys", "site_of"]
 

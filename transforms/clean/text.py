@@ -33,6 +33,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
+from pagestream.transforms.clean.lines import (
+    DEFAULT_CONFIG,
+    CleanTextConfig,
+    _features,
+    _Line,
+    _logical_lines,
+)
 from pagestream.transforms.clean.rules import (
     _BY_NAME,
     _GATE_WORDS,
@@ -46,29 +53,15 @@ from pagestream.transforms.clean.rules import (
     _other_script,
     _speaks_to_reader,
 )
-from pagestream.transforms.clean.lines import (
-    DEFAULT_CONFIG,
-    CleanTextConfig,
-    _features,
-    _Line,
-    _logical_lines,
-)
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
     _repeat_candidate,
-    line_key,
-    line_keys,
-    site_of,
 )
 
 __all__ = [
     "CleanResult",
-    "CleanTextConfig",
     "clean_text",
-    "line_key",
-    "line_keys",
     "remove_repeated_lines",
-    "site_of",
 ]
 
 

@@ -1,1 +1,33 @@
-"""dedup"""
+"""Duplicate marking: ``MarkDuplicates`` (exact, URL, near and cross-run duplicates).
+
+- ``fingerprint``: content hash, normalised URL, MinHash and LSH band keys (pure functions);
+- ``mark``: the composite and the keep rule;
+- ``state``: the ``--state`` index of earlier runs (append-only segments).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pagestream.transforms.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pagestream.transforms.dedup.fingerprint import DedupConfig, fingerprint_page
+    from pagestream.transforms.dedup.mark import MarkDuplicates
+    from pagestream.transforms.dedup.state import WriteIndexSegment
+
+# Exported lazily (see ``lazy.py``): importing one module does not import every stage.
+_EXPORTS = {
+    "DedupConfig": "pagestream.transforms.dedup.fingerprint",
+    "MarkDuplicates": "pagestream.transforms.dedup.mark",
+    "WriteIndexSegment": "pagestream.transforms.dedup.state",
+    "fingerprint_page": "pagestream.transforms.dedup.fingerprint",
+}
+
+__all__ = [
+    "DedupConfig",
+    "MarkDuplicates",
+    "WriteIndexSegment",
+    "fingerprint_page",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -35,8 +35,6 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from pagestream.schemas.records import KIND_PAGE, Page
-from pagestream.transforms.dedup.state import earlier_runs, read_index_segment
-from pagestream.transforms.errors import dead_page
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
@@ -44,9 +42,10 @@ from pagestream.transforms.dedup.fingerprint import (
     fingerprint_page,
     signature_of,
 )
+from pagestream.transforms.dedup.state import earlier_runs, read_index_segment
+from pagestream.transforms.errors import dead_page
 
 __all__ = [
-    "DedupConfig",
     "DupMark",
     "MarkDuplicates",
     "apply_mark",

@@ -29,23 +29,16 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
-from pagestream.transforms.clean.text import (
-    CleanTextConfig,
-    clean_text,
-    remove_repeated_lines,
-    site_of,
-)
-from pagestream.transforms.errors import dead_page
-from pagestream.transforms.extract.facade import (
-    BoundedExtractor,
-    ExtractConfig,
-    Extracted,
-    ExtractionError,
-    html_lang,
-)
-from pagestream.transforms.process_gc import freeze_loaded_objects
-from pagestream.transforms.write.progress import Heartbeat
+from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.site_stats import SiteStats
+from pagestream.transforms.clean.sites import site_of
+from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
+from pagestream.transforms.errors import dead_page
+from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.config import ExtractConfig, Extracted, ExtractionError
+from pagestream.transforms.process_gc import freeze_loaded_objects
+from pagestream.transforms.read.html_head import html_lang
+from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
     "ExtractText",

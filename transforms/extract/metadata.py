@@ -17,7 +17,11 @@ from __future__ import annotations
 from html import unescape
 from typing import NamedTuple
 
-__all__ = ["AVAILABLE", "PageMetadata", "page_metadata"]
+__all__ = [
+    "AVAILABLE",
+    "PageMetadata",
+    "page_metadata",
+]
 
 try:
     from htmldate import find_date

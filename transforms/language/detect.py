@@ -56,15 +56,8 @@ __all__ = [
     "DetectLanguage",
     "DetectLanguageFn",
     "LanguageConfig",
-    "LanguageHints",
     "detect_language",
-    "dominant_script",
-    "hints_for",
-    "load_model",
-    "normalize_language_tag",
     "sample_text",
-    "supported_languages",
-    "tld_languages",
 ]
 
 STAGE = "language"

@@ -19,7 +19,6 @@ from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
 
 __all__ = [
-    "MAX_FILE_BYTES",
     "MAX_RECORD_BYTES",
     "STAGE",
     "file_uri",
@@ -35,7 +34,6 @@ STAGE = "read"
 #: becomes a ``too_large`` dead record (extraction then applies the smaller ``--max_page_bytes``
 #: to what is read). Keeps one huge record from exhausting a worker.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
-MAX_FILE_BYTES = MAX_RECORD_BYTES  # the former name
 
 
 def parse_fetch_time(value: object) -> int | None:

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 
 from pagestream.schemas.records import KIND_RAW, RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.read.html_decode import decode_html
-from pagestream.transforms.read.html_head import canonical_url
 from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
@@ -23,6 +21,8 @@ from pagestream.transforms.read.common import (
     stream_failure,
     too_large,
 )
+from pagestream.transforms.read.html_decode import decode_html
+from pagestream.transforms.read.html_head import canonical_url
 
 __all__ = ["read_whole"]
 

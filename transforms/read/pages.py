@@ -24,10 +24,8 @@ Guarantees of ``read_records`` (tested on a corpus of bad inputs and with hypoth
   names, are replaced), so nothing downstream fails to encode it.
 
 This module holds ``read_records``, the ``--max_pages`` plan and the composite ``ReadPages``;
-the parts live beside it: ``read_inputs`` (listing), ``read_common`` (shared helpers),
-``read_jsonl``, ``read_files`` (single-page files), ``read_warc`` and ``warc_scan``. Their
-public names are re-exported here, so ``from pagestream.transforms.read.pages import ...`` keeps
-working for all of them.
+the parts live beside it: ``inputs`` (listing), ``common`` (shared helpers), ``jsonl``,
+``files`` (single-page files), ``warc`` and ``warc_scan``.
 """
 
 from __future__ import annotations
@@ -40,45 +38,25 @@ from apache_beam.metrics import Metrics
 
 from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.write.progress import Heartbeat
 from pagestream.transforms.read.common import (
-    MAX_FILE_BYTES as MAX_FILE_BYTES,  # the former name of MAX_RECORD_BYTES
-)
-from pagestream.transforms.read.common import (
-    MAX_RECORD_BYTES,
     STAGE,
     file_uri,
-    parse_fetch_time,
 )
 from pagestream.transforms.read.files import read_whole
 from pagestream.transforms.read.inputs import (
-    FORMATS,
-    InputError,
     InputFile,
-    expand_inputs,
-    input_format,
 )
-from pagestream.transforms.read.jsonl import jsonl_record, read_jsonl
+from pagestream.transforms.read.jsonl import read_jsonl
 from pagestream.transforms.read.warc import read_warc
+from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
-    "FORMATS",
-    "MAX_RECORD_BYTES",
     "RECORD_WEIGHT",
-    "InputError",
-    "InputFile",
     "ReadPages",
-    "expand_inputs",
-    "file_uri",
-    "input_format",
     "limit_records",
-    "parse_fetch_time",
     "read_records",
     "split_files",
 ]
-
-# The former private name, kept for transforms/streaming.py, which parses JSON Lines with it.
-_jsonl_record = jsonl_record
 
 _READERS = {"jsonl": read_jsonl, "warc": read_warc}
 

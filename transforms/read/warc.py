@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 from pagestream.schemas.records import KIND_RAW, KIND_REJECTED, RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.read.html_decode import decode_html
 from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
     STAGE,
@@ -24,6 +23,7 @@ from pagestream.transforms.read.common import (
     parse_fetch_time,
     too_large,
 )
+from pagestream.transforms.read.html_decode import decode_html
 from pagestream.transforms.read.warc_scan import (
     GZIP_MAGIC,
     after_blank,

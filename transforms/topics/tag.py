@@ -36,10 +36,8 @@ __all__ = [
     "SCORE_SCALE",
     "TagTopics",
     "TagTopicsFn",
-    "Taxonomy",
     "TopicConfig",
     "explain_topics",
-    "load_taxonomy",
     "score_topics",
 ]
 

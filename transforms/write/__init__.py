@@ -1,1 +1,36 @@
-"""write"""
+"""Writing the tables and committing a run.
+
+- ``parquet``: ``WritePartitionedParquet``, zstd Parquet under the run's staging directory;
+- ``stats``: ``RunStats``, the run's counts computed as data;
+- ``commit``: ``CommitRun``, staged files moved into place and the manifest written last;
+- ``progress``: heartbeat files the workers write, read by the progress display.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pagestream.transforms.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pagestream.transforms.write.commit import CommitRun, read_manifest
+    from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet
+    from pagestream.transforms.write.stats import RunStats
+
+# Exported lazily (see ``lazy.py``): importing one module does not import every stage.
+_EXPORTS = {
+    "CommitRun": "pagestream.transforms.write.commit",
+    "RunStats": "pagestream.transforms.write.stats",
+    "WriteConfig": "pagestream.transforms.write.parquet",
+    "WritePartitionedParquet": "pagestream.transforms.write.parquet",
+    "read_manifest": "pagestream.transforms.write.commit",
+}
+
+__all__ = [
+    "CommitRun",
+    "RunStats",
+    "WriteConfig",
+    "WritePartitionedParquet",
+    "read_manifest",
+]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pagestream.transforms.write.stats import empty_stats
 from pagestream.transforms.write.parquet import TABLES, StagedFile, staging_dir
+from pagestream.transforms.write.stats import empty_stats
 
 __all__ = [
     "CommitRun",

@@ -18,7 +18,13 @@ from apache_beam.metrics import Metrics
 
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, file_of
 
-__all__ = ["WORD_COUNT_EDGES", "RunStats", "Summary", "StatsCombineFn", "file_of", "summarise"]
+__all__ = [
+    "WORD_COUNT_EDGES",
+    "RunStats",
+    "Summary",
+    "StatsCombineFn",
+    "summarise",
+]
 
 TABLE_OF_KIND = {KIND_PAGE: "pages", KIND_REJECTED: "rejected", KIND_DEAD: "dead_letter"}
 
