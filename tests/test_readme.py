@@ -25,7 +25,9 @@ def _quickstart() -> list[str]:
 
 def test_quickstart_has_exactly_the_two_commands():
     install_and_run, tests = _quickstart()
-    assert install_and_run == 'pip install -e ".[test]" && pagestream run'
+    assert install_and_run == (
+        'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pagestream run'
+    )
     assert tests.startswith("python -m pytest")
 
 
