@@ -61,13 +61,26 @@ def test_summarise_reports_concurrent_pairs_apart_from_the_variants():
 
 
 def test_parallel_runs_report_each_command_its_own_end(tmp_path):
-    flag = tmp_path / "first-done"
-    first = [sys.executable, "-c", f"open({str(flag)!r}, 'w').close(); print('a')"]
-    second = [  # ends 0.5 s after the first has made its file: always the later one
+    flag = tmp_path / "first-pid"
+    first = [  # publishes its pid (atomically) and ends
         sys.executable,
         "-c",
-        f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
-        "time.sleep(0.5); print('b')",
+        f"import os\nopen({str(flag)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(flag)!r} + '.tmp', {str(flag)!r}); print('a')",
+    ]
+    second = [  # ends only once the first has ended and been reaped: always the later one
+        sys.executable,
+        "-c",
+        "import os, time\n"
+        f"while not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+        f"pid = int(open({str(flag)!r}).read())\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.kill(pid, 0)\n"
+        "    except ProcessLookupError:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "print('b')",
     ]
     measured = common.run_parallel_measured([first, second])
     assert measured.ok and [out.strip() for out in measured.stdout] == ["a", "b"]
