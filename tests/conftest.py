@@ -129,8 +129,8 @@ def batch_extract_fns(tmp_path):
 
 # --- markers --------------------------------------------------------------------------------------
 # Every test gets one kind, from its module unless it or its module is marked with one itself:
-#   unit      pure functions and single composites on inputs made in the test (no dev data,
-#             no subprocess): ``pytest -m unit`` is the fast subset;
+#   unit      pure functions and single composites on small inputs made in the test (no dev
+#             data): ``pytest -m unit`` is the fast subset;
 #   pipeline  Beam graphs run in this process, or a stage checked over the whole dev data;
 #   e2e       ``pagestream`` processes, worker pools, clusters, the tools of deploy/.
 # And ``needs_data`` when it reads ../shared/data: through the ``shared`` or ``html_pages``
