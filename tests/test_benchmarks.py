@@ -133,3 +133,31 @@ def test_build_corpus_is_deterministic_and_sized(tmp_path):
     # below twice the WARC pages the corpus is JSONL only, with exactly the pages asked for
     small = common.build_corpus(tmp_path / "c", 50, shards=2)
     assert all(p.name.startswith("pages-") for p in small)
+
+
+def _run_all():
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("run_all", str(BENCH / "run_all"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("run_all", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_generated_benchmarks_link_the_hand_written_findings_instead_of_copying_them():
+    run_all = _run_all()
+    info = {"date": "2026-01-01T00:00:00+00:00", "nproc": 2, "cpu": "cpu", "ram_gib": 1.0,
+            "os": "os", "python": "3.11", "versions": {"apache-beam": "2.77.0"}}  # fmt: skip
+    speed = {"load": 0.5, "json": {
+        "corpus": {"html_pages": 10, "files": 2, "bytes": 1e6, "shards": 2},
+        "repeats": 1, "variants": {}, "speed_ratio": {"1_worker": 0.9}}}  # fmt: skip
+    page = run_all.render(info, {"speed": speed}, quick=False, started_load=0.5)
+    assert "[`benchmarks/findings.md`](benchmarks/findings.md)" in page
+    assert "**1 worker vs 1 loop: 0.9x**" in page
+    findings = (BENCH / "findings.md").read_text()
+    first_paragraph = findings.split("\n\n")[2].splitlines()[0]
+    assert first_paragraph and first_paragraph not in page
+    committed = (BENCH.parent / "BENCHMARKS.md").read_text()
+    assert first_paragraph not in committed  # the committed file has the same split
+    assert "[`benchmarks/findings.md`](benchmarks/findings.md)" in committed
