@@ -65,15 +65,16 @@ def _dag_source():
     return tree, constants, namespace["slot"]
 
 
-def _render(params: dict, **context) -> str:
-    """The DAG's command rendered as Airflow does (StrictUndefined, the DAG's filter and macro)."""
+def _render(params: dict, pagestream: str, **context) -> str:
+    """The DAG's command rendered as Airflow does (StrictUndefined, the DAG's filter and
+    macros), with ``pagestream`` in place of the ``PAGESTREAM`` macro."""
     import jinja2
 
     _, constants, slot = _dag_source()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["shell_quote"] = shlex.quote
     template = env.from_string(constants["PAGESTREAM_COMMAND"])
-    return template.render(params=params, slot=slot, **context)
+    return template.render(params=params, slot=slot, pagestream=pagestream, **context)
 
 
 def test_airflow_dag_quotes_every_parameter_with_shlex():
@@ -90,19 +91,22 @@ def test_airflow_dag_quotes_every_parameter_with_shlex():
         if keyword.arg == "user_defined_filters"
     ]
     assert len(filters) == 1 and ast.unparse(filters[0]) == "{'shell_quote': shlex.quote}"
+    assert "{{ pagestream | shell_quote }}" in command
+    assert (
+        constants["PAGESTREAM"].startswith("/") and "pagestream" not in constants["DEFAULT_PARAMS"]
+    )
     assert "pip install pagestream" not in DAG_FILE.read_text()
 
 
 def test_airflow_command_keeps_awkward_paths_whole(stubs):
     params = {
-        "pagestream": stubs.pagestream,
         "input": ["/data/in coming", "/data/it's;$(touch pwned)*.warc.gz"],
         "output": "/data/out put",
         "state": "/data/state $HOME",
         "beam_args": ["--direct_num_workers", "0"],
     }
     dag_run = SimpleNamespace(conf={}, run_after=None)
-    (call,) = stubs.run(["bash", "-c", _render(params, ds=DS, dag_run=dag_run)])
+    (call,) = stubs.run(["bash", "-c", _render(params, stubs.pagestream, ds=DS, dag_run=dag_run)])
     assert not (stubs.root / "pwned").exists()
     assert call[call.index("--input") + 1 : call.index("--output")] == params["input"]
     options = parse_run(call[1:])
@@ -125,9 +129,9 @@ def test_airflow_command_keeps_awkward_paths_whole(stubs):
 )  # fmt: skip
 def test_airflow_slot_without_a_logical_date(stubs, context, expected):
     _, constants, _ = _dag_source()
-    params = {**constants["DEFAULT_PARAMS"], "pagestream": stubs.pagestream}
     dag_run = SimpleNamespace(conf=context.pop("conf"), run_after=context.pop("run_after", None))
-    (call,) = stubs.run(["bash", "-c", _render(params, dag_run=dag_run, **context)])
+    command = _render(constants["DEFAULT_PARAMS"], stubs.pagestream, dag_run=dag_run, **context)
+    (call,) = stubs.run(["bash", "-c", command])
     _slot_run(parse_run(call[1:]), expected)
 
 
@@ -137,9 +141,9 @@ def test_airflow_slot_rejects_a_malformed_conf_slot():
     _, constants, _ = _dag_source()
     dag_run = SimpleNamespace(conf={"slot": "2024-05-01; rm -rf /"}, run_after=None)
     with pytest.raises(ValueError, match="not YYYY-MM-DD"):
-        _render(constants["DEFAULT_PARAMS"], ds=DS, dag_run=dag_run)
+        _render(constants["DEFAULT_PARAMS"], constants["PAGESTREAM"], ds=DS, dag_run=dag_run)
     with pytest.raises(jinja2.UndefinedError):  # a parameter the command needs is missing
-        _render({"input": ["/in"]}, ds=DS, dag_run=dag_run)
+        _render({"input": ["/in"]}, constants["PAGESTREAM"], ds=DS, dag_run=dag_run)
 
 
 def test_airflow_loads_the_dag():

@@ -8,8 +8,9 @@ a checkout or a wheel built from one, in its own venv so its pins do not meet Ai
     # or a wheel built once from the checkout (`pip wheel --no-deps -w dist .`):
     /opt/pagestream/venv/bin/pip install /path/to/pagestream-0.1.0-py3-none-any.whl
 
-(or run the image from ``deploy/Dockerfile``), then set the DAG params or edit
-``DEFAULT_PARAMS``. ``pagestream`` is the executable's absolute path.
+(or run the image from ``deploy/Dockerfile``), then set ``PAGESTREAM`` to that executable's
+absolute path and the DAG params (or edit ``DEFAULT_PARAMS``). The executable is a constant,
+not a param, so a trigger conf cannot choose what runs.
 
 Each slot runs with ``--run_id daily-<slot>`` and ``--logical_date <slot>``: a retry or a manual
 rerun of a slot replaces that run's output, and a late rerun of an older slot gives the rows of
@@ -37,10 +38,12 @@ except ImportError:  # Airflow 2.x
     from airflow import DAG
     from airflow.operators.bash import BashOperator
 
+#: The pagestream executable of the venv it was installed into.
+PAGESTREAM = "/opt/pagestream/venv/bin/pagestream"
+
 #: Where a daily slot reads and writes; override per deployment (DAG params or this dict).
 #: ``input`` and ``beam_args`` are lists: one element per argument.
 DEFAULT_PARAMS = {
-    "pagestream": "/opt/pagestream/venv/bin/pagestream",
     "input": ["/data/incoming"],
     "output": "/data/pagestream",
     "state": "/data/pagestream-state",
@@ -49,7 +52,7 @@ DEFAULT_PARAMS = {
 
 #: The command of one slot (Jinja, rendered by Airflow). ``slot()`` is the macro below.
 PAGESTREAM_COMMAND = (
-    "{{ params.pagestream | shell_quote }} run"
+    "{{ pagestream | shell_quote }} run"
     " --input {{ params.input | map('shell_quote') | join(' ') }}"
     " --output {{ params.output | shell_quote }}"
     " --state {{ params.state | shell_quote }}"
@@ -85,7 +88,7 @@ with DAG(
     max_active_runs=1,
     params=DEFAULT_PARAMS,
     user_defined_filters={"shell_quote": shlex.quote},
-    user_defined_macros={"slot": slot},
+    user_defined_macros={"slot": slot, "pagestream": PAGESTREAM},
     default_args={"retries": 2, "retry_delay": timedelta(minutes=10)},
     tags=["pagestream"],
 ) as dag:
