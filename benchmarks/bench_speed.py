@@ -1,4 +1,4 @@
-"""Whole pipeline vs the hand-written loop, side by side on the same pages (issue 10).
+"""Whole pipeline vs the hand-written loop, side by side on the same pages.
 
     python benchmarks/bench_speed.py [--pages 2000] [--repeats 3] [--json OUT.json]
         [--workdir DIR] [--pipeline-arg=--flag ...]

@@ -1,4 +1,4 @@
-"""Per-stage cost (ms/page) and peak memory at several input sizes (issue 10).
+"""Per-stage cost (ms/page) and peak memory at several input sizes.
 
     python benchmarks/bench_stages.py [--sizes 250,750,2000] [--repeats 3] [--json OUT.json]
 

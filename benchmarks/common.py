@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PAGESTREAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PYTHON = sys.executable
 SAMPLE_S = 0.1
-WARC_HTML_PAGES = 156  # text/html responses in shared/data/warc (its README)
+WARC_HTML_PAGES = 156  # text/html responses in the dev data's warc/ files (counted once)
 
 _LIBRARIES = (
     "apache-beam",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import logging
 import os
@@ -124,3 +125,77 @@ def batch_extract_fns(tmp_path):
         return found
 
     return build
+
+
+# --- markers --------------------------------------------------------------------------------------
+# Every test gets one kind, from its module unless it or its module is marked with one itself:
+#   unit      pure functions and single composites on small inputs made in the test (no dev
+#             data): ``pytest -m unit`` is the fast subset;
+#   pipeline  Beam graphs run in this process, or a stage checked over the whole dev data;
+#   e2e       ``pagestream`` processes, worker pools, clusters, the tools of deploy/.
+# And ``needs_data`` when it reads ../shared/data: through the ``shared`` or ``html_pages``
+# fixture, or a module-level path inside it named by the test, a module function it calls or a
+# module fixture it uses. A module not listed here is ``pipeline``: add new modules.
+KINDS = ("unit", "pipeline", "e2e")
+MODULE_KIND = {
+    **dict.fromkeys(
+        ["test_benchmarks", "test_clean_text", "test_extract_html", "test_fingerprint",
+         "test_html_meta", "test_language", "test_layout", "test_lxml_speedups", "test_options",
+         "test_query", "test_read_fuzz", "test_report", "test_scaling_corpus", "test_taxonomy",
+         "test_topics", "test_deploy_schedules", "test_ci"],
+        "unit",
+    ),
+    **dict.fromkeys(
+        ["test_dedup", "test_dedup_state", "test_extract_overlap", "test_read",
+         "test_site_stats", "test_streaming_graph", "test_write_commit"],
+        "pipeline",
+    ),
+    **dict.fromkeys(
+        ["test_dask", "test_deploy", "test_faults", "test_kill", "test_local_workers",
+         "test_multiprocess", "test_pipeline", "test_process_gc", "test_readme",
+         "test_scheduled_runs", "test_streaming"],
+        "e2e",
+    ),
+}  # fmt: skip
+DATA_FIXTURES = {"shared", "html_pages"}
+
+
+def _names_shared_data(function, module, seen: set) -> bool:
+    """Whether ``function``, or a function of ``module`` it names (transitively), names a
+    module global that is a path inside ../shared/data."""
+    code = getattr(inspect.unwrap(function), "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    for name in code.co_names:
+        value = getattr(module, name, None)
+        if isinstance(value, Path) and (value == SHARED or SHARED in value.parents):
+            return True
+        local = callable(value) and getattr(inspect.unwrap(value), "__module__", None)
+        if local == module.__name__ and _names_shared_data(value, module, seen):
+            return True
+    return False
+
+
+def _needs_data(item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & DATA_FIXTURES:
+        return True
+    module, seen = getattr(item, "module", None), set()
+    if module is None:
+        return False
+    used = [getattr(item, "function", None), *(getattr(module, f, None) for f in fixtures)]
+    return any(f is not None and _names_shared_data(f, module, seen) for f in used)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        needs_data = _needs_data(item)
+        if needs_data:
+            item.add_marker(pytest.mark.needs_data)
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        kind = MODULE_KIND.get(item.path.stem, "pipeline")
+        if kind == "unit" and needs_data:
+            kind = "pipeline"  # a check over the dev data is not part of the fast subset
+        item.add_marker(getattr(pytest.mark, kind))

