@@ -28,7 +28,14 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from pagestream import __version__  # noqa: E402
-from pagestream.query import QueryError, RunManifest, connect, load_manifests  # noqa: E402
+from pagestream.query import (  # noqa: E402
+    QueryError,
+    RunManifest,
+    UsageError,
+    connect,
+    load_manifests,
+    local_output_dir,
+)
 
 __all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
 
@@ -264,7 +271,7 @@ def _per_file_tables(runs: Sequence[RunManifest]) -> str:
             ["input file", "read", "pages", "rejected", "dead letters"], rows[:MAX_FILE_ROWS]
         )
         parts.append(f"<details{' open' if i == 0 else ''}><summary>run {html.escape(run.run_id)}: "
-                     f"{len(rows)} files{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
+                     f"{len(rows)} file{'' if len(rows) == 1 else 's'}{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
     return "".join(parts)
 
 
@@ -355,8 +362,10 @@ def write_report(out_dir: str | Path, run_id: str | None = None, scan: bool = Fa
         The path of the written report.
 
     Raises:
-        QueryError: no such directory, no committed run, unknown ``run_id``.
+        QueryError: no such directory, no committed run, unknown ``run_id``; ``UsageError``
+            for a remote path (``gs://``, ``s3://``: not supported).
     """
+    out_dir = local_output_dir(out_dir)
     runs = load_manifests(out_dir, run_id)
     summary = summarize(runs)
     if scan:
@@ -380,10 +389,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Runs ``pagestream report``: prints the report path; errors are one line on stderr, 1."""
+    """Runs ``pagestream report``: prints the report path; errors are one line on stderr, exit
+    status 2 for a path it cannot read (remote), 1 for others."""
     try:
         print(write_report(args.dir, run_id=args.run_id, scan=args.scan))
     except QueryError as exc:
         print(f"pagestream report: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     return 0
