@@ -237,3 +237,9 @@ def test_runs_manifest_prints_as_json_object(out):
 
 def test_query_error_is_the_base_class():
     assert issubclass(UsageError, QueryError)
+
+
+def test_number_columns_are_right_aligned(out, monkeypatch):
+    text = _table(out, "SELECT doc_id, word_count FROM pages ORDER BY 1 LIMIT 2", 80, monkeypatch)
+    body = [line for line in text.splitlines() if line.startswith("│")]
+    assert body == ["│ a1     │        120 │", "│ a2     │         40 │"]

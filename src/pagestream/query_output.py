@@ -104,6 +104,10 @@ def _csv_value(value: Any) -> Any:
     return "" if converted is None else converted
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -151,7 +155,9 @@ def fit_widths(names: Sequence[str], natural: Sequence[int], width: int) -> list
     the caller prints the rows vertically instead of dropping columns.
     """
     available = width - _table_overhead(len(names))
-    floors = [min(nat, max(len(name), MIN_COLUMN)) for name, nat in zip(names, natural, strict=True)]
+    floors = [
+        min(nat, max(len(name), MIN_COLUMN)) for name, nat in zip(names, natural, strict=True)
+    ]
     if sum(floors) > available:
         return None
     if sum(natural) <= available:
@@ -191,12 +197,14 @@ def _print_vertical(names: list[str], cells: list[list[str]], width: int, out: T
 
 def _write_table(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> None:
     cells: list[list[str]] = []
+    numeric = [True] * len(names)  # columns of numbers only (and NULLs) are right-aligned
     more = False
     for row in rows:
         if len(cells) == TABLE_MAX_ROWS:
             more = True
             break
         cells.append([_cell(v) for v in row])
+        numeric = [n and (v is None or _is_number(v)) for n, v in zip(numeric, row, strict=True)]
     width = terminal_width(out)
     natural = [max([len(name)] + [len(r[i]) for r in cells]) for i, name in enumerate(names)]
     widths = fit_widths(names, natural, width)
@@ -205,9 +213,15 @@ def _write_table(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> No
         out.write(f"({_caption(len(cells), more)})\n")
         return
     table = Table(header_style="bold", caption=_caption(len(cells), more))
-    for name, column_width in zip(names, widths, strict=True):
+    for name, column_width, right in zip(names, widths, numeric, strict=True):
         # One line per row: a cell longer than its column is cut with an ellipsis.
-        table.add_column(name, no_wrap=True, overflow="ellipsis", width=column_width)
+        table.add_column(
+            name,
+            no_wrap=True,
+            overflow="ellipsis",
+            width=column_width,
+            justify="right" if right and cells else "left",
+        )
     for row_cells in cells:
         table.add_row(*row_cells)
     Console(file=out, width=width).print(table)
