@@ -14,12 +14,12 @@ import pytest
 from pagestream.query import QueryError, load_manifests
 from pagestream.report import (
     CHART_TITLES,
-    _bin_labels,
     add_arguments,
     main,
     summarize,
     write_report,
 )
+from pagestream.report_charts import bin_labels
 
 _spec = importlib.util.spec_from_file_location(
     "_query_fixture", Path(__file__).with_name("test_query.py")
@@ -160,7 +160,7 @@ def test_main_prints_path_or_one_line_error(out, tmp_path, capsys):
     ],
 )
 def test_histogram_bin_labels(edges, n, labels):
-    assert _bin_labels(edges, n) == labels
+    assert bin_labels(edges, n) == labels
 
 
 def test_remote_path_is_not_supported_exit_2(capsys):

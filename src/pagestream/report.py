@@ -3,8 +3,8 @@
 The report is built from the run manifests (``DIR/_runs/*.json``) alone, so it costs nothing
 however large the corpus; ``scan=True`` recomputes the corpus figures from the Parquet files
 of the committed runs instead (through :func:`pagestream.query.connect`). Charts are inline SVG
-drawn by matplotlib (Agg backend); the page loads nothing from the network: no script, no
-stylesheet, no font, no image from elsewhere.
+drawn by matplotlib (:mod:`pagestream.report_charts`); the page loads nothing from the
+network: no script, no stylesheet, no font, no image from elsewhere.
 """
 
 from __future__ import annotations
@@ -13,28 +13,29 @@ import argparse
 import bisect
 import datetime as dt
 import html
-import io
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from pagestream import __version__  # noqa: E402
-from pagestream.query import (  # noqa: E402
+from pagestream import __version__
+from pagestream.query import (
     QueryError,
     RunManifest,
     UsageError,
     connect,
     load_manifests,
     local_output_dir,
+)
+from pagestream.report_charts import (
+    COLORS,
+    MAX_BARS,
+    barh,
+    bin_labels,
+    histogram_chart,
+    runs_chart,
+    top,
 )
 
 __all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
@@ -53,11 +54,8 @@ CHART_TITLES = (
     "Timings per stage",
     "Runs over time",
 )
-#: Bars shown at most per chart (the rest are summed into "other").
-MAX_BARS = 25
 #: Rows shown at most in a per-file table.
 MAX_FILE_ROWS = 500
-_COLORS = {"pages": "#2b7bb9", "rejected": "#e0a526", "dead_letter": "#c8423b"}
 _STAGES = ("read", "extract", "language", "dedup", "topics")
 
 Summary = dict[str, Any]
@@ -134,86 +132,6 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
     return s
 
 
-# --- charts ---------------------------------------------------------------------------------
-
-
-def _svg(fig: plt.Figure, prefix: str, label: str) -> str:
-    """The figure as inline SVG; ids are prefixed so several charts can share one page."""
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    svg = re.sub(r'\bid="', f'id="{prefix}-', svg)
-    svg = svg.replace("url(#", f"url(#{prefix}-").replace('href="#', f'href="#{prefix}-')
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
-
-
-def _top(counts: Mapping[str, float], limit: int = MAX_BARS) -> list[tuple[str, float]]:
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if len(items) > limit:
-        items = items[: limit - 1] + [("other", sum(v for _, v in items[limit - 1 :]))]
-    return items
-
-
-def _barh(items: Sequence[tuple[str, float]], prefix: str, label: str, colors=None, unit="") -> str:
-    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.32 * len(items)))
-    names = [k for k, _ in items][::-1]
-    values = [v for _, v in items][::-1]
-    bars = ax.barh(names, values, color=(colors or ["#2b7bb9"] * len(items))[::-1])
-    ax.bar_label(bars, labels=[f"{v:,.0f}{unit}" if v >= 10 else f"{v:,.3g}{unit}" for v in values],
-                 padding=3, fontsize=9)  # fmt: skip
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.margins(x=0.15)
-    if not unit:  # counts: whole-number ticks
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _svg(fig, prefix, label)
-
-
-def _bin_labels(edges: Sequence[int], n: int) -> list[str] | None:
-    """Labels of ``n`` bins over ``edges``: n == len(edges) - 1 (closed last bin, as numpy) or
-    n == len(edges) (the last bin open-ended); None when they do not fit together."""
-    if n not in (len(edges) - 1, len(edges)) or n == 0:
-        return None
-    labels = [f"{a:,}–{b:,}" for a, b in zip(edges, edges[1:], strict=False)][:n]
-    if n == len(edges):
-        labels.append(f"≥ {edges[-1]:,}")
-    return labels
-
-
-def _histogram_chart(hist: Mapping[str, list], prefix: str) -> str:
-    counts = hist["counts"]
-    labels = _bin_labels(hist["edges"], len(counts))
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    bars = ax.bar(labels, counts, color="#2b7bb9")
-    ax.bar_label(bars, padding=2, fontsize=9)
-    ax.set_xlabel("words per page")
-    ax.set_ylabel("pages")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, prefix, "word count histogram")
-
-
-def _runs_chart(runs: Sequence[RunManifest], prefix: str) -> str:
-    shown = runs[-60:]
-    labels = [f"{r.data.get('logical_date', '')}\n{r.run_id}" for r in shown]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(shown)), 3.6))
-    bottom = [0] * len(shown)
-    for table in ("pages", "rejected", "dead_letter"):
-        values = [int((r.data.get("counts") or {}).get(table) or 0) for r in shown]
-        ax.bar(labels, values, bottom=bottom, label=table, color=_COLORS[table])
-        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    ax.set_ylabel("records")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(frameon=False, ncols=3, loc="upper left", bbox_to_anchor=(0, 1.15))
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, prefix, "records per run")
-
-
 # --- page -----------------------------------------------------------------------------------
 
 _CSS = """
@@ -286,46 +204,46 @@ def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool
              ("duplicate rate", rate)]  # fmt: skip
     cards_html = "".join(f'<div class="card"><b>{html.escape(f"{v:,}" if isinstance(v, int) else v)}'
                          f"</b>{html.escape(k)}</div>" for k, v in cards)  # fmt: skip
-    reasons = _top({f"{t}: {st} / {r}": n for (t, st, r), n in s["reasons"].items()})
+    reasons = top({f"{t}: {st} / {r}": n for (t, st, r), n in s["reasons"].items()})
     reason_colors = [
-        _COLORS["dead_letter" if k.startswith("dead_letter") else "rejected"] for k, _ in reasons
+        COLORS["dead_letter" if k.startswith("dead_letter") else "rejected"] for k, _ in reasons
     ]
     timings = {k: v / 1000 for k, v in s["timings_ms"].items() if k != "total_wall"}
     unmeasured = [k for k in _STAGES if k not in timings]
     wall = s["timings_ms"].get("total_wall")
     dates = sorted(s["crawl_dates"].items())[-MAX_BARS:]
-    hist_ok = sum(s["histogram"]["counts"]) > 0 and _bin_labels(
+    hist_ok = sum(s["histogram"]["counts"]) > 0 and bin_labels(
         s["histogram"]["edges"], len(s["histogram"]["counts"])
     )
     outcome = [("pages", pages), ("rejected", counts.get("rejected", 0)),
                ("dead_letter", counts.get("dead_letter", 0))]  # fmt: skip
     sections = [
-        _section(CHART_TITLES[0], _barh(outcome, "c0", "records by outcome",
-                 [_COLORS[k] for k, _ in outcome]),
+        _section(CHART_TITLES[0], barh(outcome, "c0", "records by outcome",
+                 [COLORS[k] for k, _ in outcome]),
                  f"{read:,} records read; every record ends in exactly one of these tables."),
-        _section(CHART_TITLES[1], _barh(reasons, "c1", "reasons", reason_colors) if reasons
+        _section(CHART_TITLES[1], barh(reasons, "c1", "reasons", reason_colors) if reasons
                  else _empty("rejections or failures")),
-        _section(CHART_TITLES[2], _barh(_top(s["languages"]), "c2", "languages") if s["languages"]
+        _section(CHART_TITLES[2], barh(top(s["languages"]), "c2", "languages") if s["languages"]
                  else _empty("languages"), "Pages per detected language (und: undetermined)."),
-        _section(CHART_TITLES[3], _barh(_top(s["topics"]), "c3", "topics") if s["topics"]
+        _section(CHART_TITLES[3], barh(top(s["topics"]), "c3", "topics") if s["topics"]
                  else _empty("topics"), "A page may carry several topics."),
-        _section(CHART_TITLES[4], _barh(_top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
+        _section(CHART_TITLES[4], barh(top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
                  else _empty("duplicate statuses"),
                  f"Duplicate rate: {rate} of pages are marked exact, near or url duplicates."),
-        _section(CHART_TITLES[5], _histogram_chart(s["histogram"], "c5") if hist_ok
+        _section(CHART_TITLES[5], histogram_chart(s["histogram"], "c5") if hist_ok
                  else _empty("word counts")),
-        _section(CHART_TITLES[6], _barh(dates, "c6", "pages per crawl date") if dates
+        _section(CHART_TITLES[6], barh(dates, "c6", "pages per crawl date") if dates
                  else _empty("crawl dates")),
-        _section(CHART_TITLES[7], _barh(_top(s["domains"]), "c7", "top domains") if s["domains"]
+        _section(CHART_TITLES[7], barh(top(s["domains"]), "c7", "top domains") if s["domains"]
                  else _empty("domains"), "" if scanned else "From each run's top 50 domains."),
-        _section(CHART_TITLES[8], _barh(_top(timings), "c8", "timings", unit=" s") if timings
+        _section(CHART_TITLES[8], barh(top(timings), "c8", "timings", unit=" s") if timings
                  else _empty("timings"),
                  "Time spent per stage, summed over records and workers, in seconds"
                  + (f"; wall time {wall / 1000:,.1f} s (all runs)" if wall else "")
                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + "."),
     ]  # fmt: skip
     if len(runs) > 1:
-        sections.append(_section(CHART_TITLES[9], _runs_chart(runs, "c9")))
+        sections.append(_section(CHART_TITLES[9], runs_chart(runs, "c9")))
     run_rows = [[r.run_id, r.data.get("logical_date"), r.data.get("finished_at"), r.data.get("duration_s"),
                  *((r.data.get("counts") or {}).get(k) for k in ("records_read", "pages", "rejected",
                                                                   "dead_letter"))]
