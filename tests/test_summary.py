@@ -22,7 +22,7 @@ def _manifest(files: int) -> dict:
     }
 
 
-@pytest.mark.parametrize("files, said", [(1, "1 file"), (2, "2 files"), (1200, "1,200 files")])
+@pytest.mark.parametrize("files, said", [(1, "1 file"), (2, "2 files"), (0, "0 files")])
 def test_first_line_counts_files_in_words(files, said):
     out = io.StringIO()
     print_summary(_manifest(files), 10.0, out)

@@ -76,11 +76,6 @@ def _most_common(counts: dict, n: int) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
-def _plural(n: int, noun: str) -> str:
-    """``1 file``, ``2 files``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     """A short human summary of a committed run."""
     stream = stream or sys.stdout
@@ -90,7 +85,8 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     rate = read / seconds if seconds > 0 else 0.0
     lines = [
         f"pagestream run {manifest['run_id']} committed in {seconds:.1f} s "
-        f"({rate:.1f} records/s, {_plural(manifest['inputs']['files'], 'file')}, "
+        f"({rate:.1f} records/s, {manifest['inputs']['files']} "
+        f"file{'' if manifest['inputs']['files'] == 1 else 's'}, "
         f"{manifest['inputs']['bytes'] / 1e6:.1f} MB)",
         f"  records read   {read}",
         f"  pages written  {counts['pages']}",
