@@ -170,3 +170,15 @@ def test_remote_path_is_not_supported_exit_2(capsys):
     err = capsys.readouterr().err
     assert err.startswith("pagestream report: error: not supported: gs://bucket/out: ")
     assert err.count("\n") == 1
+
+
+def test_scan_leaves_pages_without_domain_out_of_top_domains(tmp_path):
+    pages = [
+        _fixture._page("f1", "f", "2021-05-01", "en", domain=None, url="file:///in/a.txt"),
+        _fixture._page("w1", "f", "2021-05-01", "en", domain="phys.org"),
+    ]
+    _fixture._write_run(tmp_path, "f", "2021-05-01", pages, [], [])
+    section = re.search(r"<h2>Top domains</h2>.*?</section>", write_report(tmp_path, scan=True)
+                        .read_text(encoding="utf-8"), re.S).group(0)  # fmt: skip
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", section)
+    assert "phys.org" in labels and "None" not in labels and "" not in labels

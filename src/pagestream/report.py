@@ -110,7 +110,7 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
             "topics": pairs("SELECT t, count(*) FROM (SELECT unnest(topics) AS t FROM pages) GROUP BY 1"),
             "dup_status": pairs("SELECT dup_status, count(*) FROM pages GROUP BY 1"),
             "crawl_dates": pairs("SELECT crawl_date::VARCHAR, count(*) FROM pages GROUP BY 1"),
-            "domains": pairs("SELECT domain, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
+            "domains": pairs("SELECT domain, count(*) FROM pages WHERE domain IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
             "reasons": Counter({(t, st, r): n for t, st, r, n in con.execute(
                 "SELECT 'rejected', stage, reason, count(*) FROM rejected GROUP BY ALL UNION ALL "
                 "SELECT 'dead_letter', stage, reason, count(*) FROM dead_letter GROUP BY ALL").fetchall()}),
