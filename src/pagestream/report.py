@@ -28,15 +28,13 @@ from pagestream.query import (
     load_manifests,
     local_output_dir,
 )
-from pagestream.report_charts import (
-    COLORS,
-    MAX_BARS,
-    barh,
-    bin_labels,
-    histogram_chart,
-    runs_chart,
-    top,
-)
+from pagestream.report_charts import COLORS as _COLORS
+from pagestream.report_charts import MAX_BARS
+from pagestream.report_charts import barh as _barh
+from pagestream.report_charts import bin_labels as _bin_labels
+from pagestream.report_charts import histogram_chart as _histogram_chart
+from pagestream.report_charts import runs_chart as _runs_chart
+from pagestream.report_charts import top as _top
 
 __all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
 
@@ -204,46 +202,46 @@ def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool
              ("duplicate rate", rate)]  # fmt: skip
     cards_html = "".join(f'<div class="card"><b>{html.escape(f"{v:,}" if isinstance(v, int) else v)}'
                          f"</b>{html.escape(k)}</div>" for k, v in cards)  # fmt: skip
-    reasons = top({f"{t}: {st} / {r}": n for (t, st, r), n in s["reasons"].items()})
+    reasons = _top({f"{t}: {st} / {r}": n for (t, st, r), n in s["reasons"].items()})
     reason_colors = [
-        COLORS["dead_letter" if k.startswith("dead_letter") else "rejected"] for k, _ in reasons
+        _COLORS["dead_letter" if k.startswith("dead_letter") else "rejected"] for k, _ in reasons
     ]
     timings = {k: v / 1000 for k, v in s["timings_ms"].items() if k != "total_wall"}
     unmeasured = [k for k in _STAGES if k not in timings]
     wall = s["timings_ms"].get("total_wall")
     dates = sorted(s["crawl_dates"].items())[-MAX_BARS:]
-    hist_ok = sum(s["histogram"]["counts"]) > 0 and bin_labels(
+    hist_ok = sum(s["histogram"]["counts"]) > 0 and _bin_labels(
         s["histogram"]["edges"], len(s["histogram"]["counts"])
     )
     outcome = [("pages", pages), ("rejected", counts.get("rejected", 0)),
                ("dead_letter", counts.get("dead_letter", 0))]  # fmt: skip
     sections = [
-        _section(CHART_TITLES[0], barh(outcome, "c0", "records by outcome",
-                 [COLORS[k] for k, _ in outcome]),
+        _section(CHART_TITLES[0], _barh(outcome, "c0", "records by outcome",
+                 [_COLORS[k] for k, _ in outcome]),
                  f"{read:,} records read; every record ends in exactly one of these tables."),
-        _section(CHART_TITLES[1], barh(reasons, "c1", "reasons", reason_colors) if reasons
+        _section(CHART_TITLES[1], _barh(reasons, "c1", "reasons", reason_colors) if reasons
                  else _empty("rejections or failures")),
-        _section(CHART_TITLES[2], barh(top(s["languages"]), "c2", "languages") if s["languages"]
+        _section(CHART_TITLES[2], _barh(_top(s["languages"]), "c2", "languages") if s["languages"]
                  else _empty("languages"), "Pages per detected language (und: undetermined)."),
-        _section(CHART_TITLES[3], barh(top(s["topics"]), "c3", "topics") if s["topics"]
+        _section(CHART_TITLES[3], _barh(_top(s["topics"]), "c3", "topics") if s["topics"]
                  else _empty("topics"), "A page may carry several topics."),
-        _section(CHART_TITLES[4], barh(top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
+        _section(CHART_TITLES[4], _barh(_top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
                  else _empty("duplicate statuses"),
                  f"Duplicate rate: {rate} of pages are marked exact, near or url duplicates."),
-        _section(CHART_TITLES[5], histogram_chart(s["histogram"], "c5") if hist_ok
+        _section(CHART_TITLES[5], _histogram_chart(s["histogram"], "c5") if hist_ok
                  else _empty("word counts")),
-        _section(CHART_TITLES[6], barh(dates, "c6", "pages per crawl date") if dates
+        _section(CHART_TITLES[6], _barh(dates, "c6", "pages per crawl date") if dates
                  else _empty("crawl dates")),
-        _section(CHART_TITLES[7], barh(top(s["domains"]), "c7", "top domains") if s["domains"]
+        _section(CHART_TITLES[7], _barh(_top(s["domains"]), "c7", "top domains") if s["domains"]
                  else _empty("domains"), "" if scanned else "From each run's top 50 domains."),
-        _section(CHART_TITLES[8], barh(top(timings), "c8", "timings", unit=" s") if timings
+        _section(CHART_TITLES[8], _barh(_top(timings), "c8", "timings", unit=" s") if timings
                  else _empty("timings"),
                  "Time spent per stage, summed over records and workers, in seconds"
                  + (f"; wall time {wall / 1000:,.1f} s (all runs)" if wall else "")
                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + "."),
     ]  # fmt: skip
     if len(runs) > 1:
-        sections.append(_section(CHART_TITLES[9], runs_chart(runs, "c9")))
+        sections.append(_section(CHART_TITLES[9], _runs_chart(runs, "c9")))
     run_rows = [[r.run_id, r.data.get("logical_date"), r.data.get("finished_at"), r.data.get("duration_s"),
                  *((r.data.get("counts") or {}).get(k) for k in ("records_read", "pages", "rejected",
                                                                   "dead_letter"))]
