@@ -243,3 +243,10 @@ def test_number_columns_are_right_aligned(out, monkeypatch):
     text = _table(out, "SELECT doc_id, word_count FROM pages ORDER BY 1 LIMIT 2", 80, monkeypatch)
     body = [line for line in text.splitlines() if line.startswith("│")]
     assert body == ["│ a1     │        120 │", "│ a2     │         40 │"]
+
+
+def test_empty_result_too_wide_still_names_its_columns(out, monkeypatch):
+    text = _table(out, WIDE_SQL + " LIMIT 0", 50, monkeypatch)
+    assert text == (
+        "columns: url, source, title, domain, language,\ndup_status, word_count, doc_id\n(0 rows)\n"
+    )

@@ -209,6 +209,8 @@ def _write_table(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> No
     natural = [max([len(name)] + [len(r[i]) for r in cells]) for i, name in enumerate(names)]
     widths = fit_widths(names, natural, width)
     if widths is None:
+        if not cells:  # no row to print the names with: list them
+            out.write(textwrap.fill("columns: " + ", ".join(names), max(width, 20)) + "\n")
         _print_vertical(names, cells, width, out)
         out.write(f"({_caption(len(cells), more)})\n")
         return
