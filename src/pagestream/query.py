@@ -24,7 +24,6 @@ How results print (``table``, ``csv``, ``json``) is in :mod:`pagestream.query_ou
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import re
@@ -40,6 +39,7 @@ import duckdb
 import pyarrow as pa
 
 from pagestream.query_output import FORMATS, rows, write_result
+from pagestream.query_runs import create_runs_view as _create_runs_view
 
 __all__ = [
     "FORMATS",
@@ -233,64 +233,6 @@ def _empty_table(table: str) -> pa.Table:
         "dead_letter": DEAD_LETTER_SCHEMA,
     }[table]
     return schema.empty_table()
-
-
-#: Columns of the ``runs`` view: name, arrow type, and where the value sits in the manifest.
-_RUN_COLUMNS: tuple[tuple[str, pa.DataType, tuple[str, ...]], ...] = (
-    ("run_id", pa.string(), ("run_id",)),
-    ("logical_date", pa.date32(), ("logical_date",)),
-    ("started_at", pa.timestamp("us", tz="UTC"), ("started_at",)),
-    ("finished_at", pa.timestamp("us", tz="UTC"), ("finished_at",)),
-    ("duration_s", pa.float64(), ("duration_s",)),
-    ("schema_version", pa.string(), ("schema_version",)),
-    ("pipeline_version", pa.string(), ("pipeline_version",)),
-    ("input_files", pa.int64(), ("inputs", "files")),
-    ("input_bytes", pa.int64(), ("inputs", "bytes")),
-    ("records_read", pa.int64(), ("counts", "records_read")),
-    ("pages", pa.int64(), ("counts", "pages")),
-    ("rejected", pa.int64(), ("counts", "rejected")),
-    ("dead_letter", pa.int64(), ("counts", "dead_letter")),
-)
-
-
-def _dig(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _run_value(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    try:
-        if pa.types.is_date(typ):
-            return dt.date.fromisoformat(str(value)[:10])
-        if pa.types.is_timestamp(typ):
-            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-        if pa.types.is_integer(typ):
-            return int(value)
-        if pa.types.is_floating(typ):
-            return float(value)
-    except (TypeError, ValueError):
-        return None  # a malformed field shows as NULL; the raw JSON is still in `manifest`
-    return str(value)
-
-
-def _create_runs_view(con: duckdb.DuckDBPyConnection, runs: Sequence[RunManifest]) -> None:
-    columns = {
-        name: pa.array([_run_value(_dig(r.data, keys), typ) for r in runs], type=typ)
-        for name, typ, keys in _RUN_COLUMNS
-    }
-    columns["run_id"] = pa.array([r.run_id for r in runs], type=pa.string())
-    columns["manifest_path"] = pa.array([str(r.path) for r in runs], type=pa.string())
-    columns["manifest"] = pa.array([json.dumps(r.data, sort_keys=True) for r in runs])
-    con.register("_runs_arrow", pa.table(columns))
-    con.execute(
-        "CREATE VIEW runs AS SELECT * EXCLUDE (manifest), manifest::JSON AS manifest FROM _runs_arrow"
-    )
 
 
 def _first_line(exc: BaseException) -> str:
