@@ -2,11 +2,17 @@
 
 ``crawl_date`` and ``language`` are the Hive partition keys of ``pages``: they live in the
 directory names, not in the files; read them back with ``PAGES_PARTITIONING``.
+
+Fields that are never null are declared ``nullable=False`` (``doc_id``, ``url``, ``text``,
+``run_id`` of ``pages``): readers can rely on it, and a writer that had a null there fails
+instead of writing it. Files are sorted by ``doc_id`` (nulls first) where the table has one;
+:func:`sorting_columns` is what the writer declares in each row group's metadata.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pagestream import SCHEMA_VERSION
 
@@ -17,6 +23,8 @@ __all__ = [
     "PARTITION_COLUMNS",
     "REJECTED_SCHEMA",
     "SCHEMA_METADATA",
+    "SORT_COLUMN",
+    "sorting_columns",
 ]
 
 SCHEMA_METADATA = {b"pagestream.schema_version": SCHEMA_VERSION.encode()}
@@ -27,8 +35,8 @@ PAGES_PARTITIONING = pa.schema([("crawl_date", pa.date32()), ("language", pa.str
 
 PAGES_SCHEMA = pa.schema(
     [
-        ("doc_id", pa.string()),
-        ("url", pa.string()),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
         ("domain", pa.string()),
         ("http_status", pa.int32()),
         ("source", pa.string()),
@@ -36,7 +44,7 @@ PAGES_SCHEMA = pa.schema(
         ("title", pa.string()),
         ("author", pa.string()),
         ("published_date", pa.date32()),
-        ("text", pa.string()),
+        pa.field("text", pa.string(), nullable=False),
         ("word_count", pa.int32()),
         ("language_score", pa.float32()),
         ("content_hash", pa.string()),
@@ -47,7 +55,7 @@ PAGES_SCHEMA = pa.schema(
         ("topics", pa.list_(pa.string())),
         ("topic_scores", pa.list_(pa.float32())),
         ("extractor", pa.string()),
-        ("run_id", pa.string()),
+        pa.field("run_id", pa.string(), nullable=False),
         ("pipeline_version", pa.string()),
     ],
     metadata=SCHEMA_METADATA,
@@ -80,3 +88,14 @@ DEAD_LETTER_SCHEMA = pa.schema(
     ],
     metadata=SCHEMA_METADATA,
 )
+
+#: The column the rows of every file are sorted by (the writer sorts them; nulls first).
+SORT_COLUMN = "doc_id"
+
+
+def sorting_columns(schema: pa.Schema) -> list[pq.SortingColumn]:
+    """The Parquet ``sorting_columns`` of a file of ``schema``: ``doc_id`` ascending, nulls
+    first, when the schema has it (``pages``, ``rejected``); none otherwise (``dead_letter``)."""
+    if SORT_COLUMN not in schema.names:
+        return []
+    return [pq.SortingColumn(schema.get_field_index(SORT_COLUMN), nulls_first=True)]

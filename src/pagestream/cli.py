@@ -85,7 +85,8 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     rate = read / seconds if seconds > 0 else 0.0
     lines = [
         f"pagestream run {manifest['run_id']} committed in {seconds:.1f} s "
-        f"({rate:.1f} records/s, {manifest['inputs']['files']} files, "
+        f"({rate:.1f} records/s, {manifest['inputs']['files']} "
+        f"file{'' if manifest['inputs']['files'] == 1 else 's'}, "
         f"{manifest['inputs']['bytes'] / 1e6:.1f} MB)",
         f"  records read   {read}",
         f"  pages written  {counts['pages']}",

@@ -13,61 +13,81 @@ Views registered by :func:`connect`:
 
 Example queries users can copy are in ``docs/queries.md`` (each is run by the tests).
 
-Only local paths are supported. Remote outputs would work the same way through DuckDB's
-``httpfs`` extension (``INSTALL httpfs; LOAD httpfs;`` plus GCS HMAC keys via ``CREATE SECRET``,
-then ``gs://`` paths in ``read_parquet``); the manifests would have to be listed and read with a
-filesystem client (e.g. ``apache_beam.io.filesystems``) instead of :mod:`pathlib`.
+Only local paths (and ``file://`` URIs) are read; ``gs://``, ``s3://`` and other remote paths
+are refused with :class:`UsageError` (exit status 2). Remote outputs could work the same way
+through DuckDB's ``httpfs`` extension (``INSTALL httpfs``, credentials via ``CREATE SECRET``),
+which is downloaded on first use: pagestream makes no network call, so it does not do this.
+
+How results print (``table``, ``csv``, ``json``) is in :mod:`pagestream.query_output`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as dt
-import decimal
 import json
-import math
 import os
+import re
 import sys
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-from rich.console import Console
-from rich.table import Table
+
+from pagestream.query_output import FORMATS, rows, write_result
+from pagestream.query_runs import create_runs_view as _create_runs_view
 
 __all__ = [
     "FORMATS",
     "TABLES",
     "QueryError",
     "RunManifest",
+    "UsageError",
     "add_arguments",
     "connect",
     "load_manifests",
+    "local_output_dir",
     "main",
+    "read_sql",
     "run_query",
 ]
 
 #: Tables of an output directory, in the order the views are created.
 TABLES = ("pages", "rejected", "dead_letter")
-#: Output formats of :func:`run_query`.
-FORMATS = ("table", "csv", "json")
-#: Rows printed by the ``table`` format; more are elided with a note (use ``csv``/``json``).
-TABLE_MAX_ROWS = 1000
-#: Characters shown per cell by the ``table`` format (long texts are cut with an ellipsis).
-TABLE_MAX_CELL = 80
-#: Width of the ``table`` format when stdout is not a terminal.
-TABLE_PIPE_WIDTH = 160
-_FETCH_ROWS = 2048
 
 
 class QueryError(Exception):
     """A problem a user can fix: no such directory, no committed run, unknown run id, bad SQL."""
+
+
+class UsageError(QueryError):
+    """The command itself is wrong (a path it cannot read, no SQL): exit status 2."""
+
+
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def local_output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a local path (a ``file://`` URI becomes its path).
+
+    Raises:
+        UsageError: ``out_dir`` is a remote URL (``gs://``, ``s3://``, ...); the message says
+            it is not supported and how to read such an output.
+    """
+    text = str(out_dir)
+    scheme = _URL_SCHEME.match(text)
+    if scheme is None:
+        return Path(out_dir)
+    if scheme.group(1).lower() == "file":
+        return Path(url2pathname(urlsplit(text).path))
+    raise UsageError(
+        f"not supported: {text}: query and report read local output directories only; copy it"
+        f" first (e.g. gcloud storage cp -r / aws s3 sync) or read its Parquet with DuckDB's httpfs"
+    )
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,7 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     Raises:
         QueryError: see :func:`load_manifests`; also when a listed file cannot be read.
     """
+    out_dir = local_output_dir(out_dir)
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
     con = duckdb.connect(":memory:")
@@ -214,174 +235,6 @@ def _empty_table(table: str) -> pa.Table:
     return schema.empty_table()
 
 
-#: Columns of the ``runs`` view: name, arrow type, and where the value sits in the manifest.
-_RUN_COLUMNS: tuple[tuple[str, pa.DataType, tuple[str, ...]], ...] = (
-    ("run_id", pa.string(), ("run_id",)),
-    ("logical_date", pa.date32(), ("logical_date",)),
-    ("started_at", pa.timestamp("us", tz="UTC"), ("started_at",)),
-    ("finished_at", pa.timestamp("us", tz="UTC"), ("finished_at",)),
-    ("duration_s", pa.float64(), ("duration_s",)),
-    ("schema_version", pa.string(), ("schema_version",)),
-    ("pipeline_version", pa.string(), ("pipeline_version",)),
-    ("input_files", pa.int64(), ("inputs", "files")),
-    ("input_bytes", pa.int64(), ("inputs", "bytes")),
-    ("records_read", pa.int64(), ("counts", "records_read")),
-    ("pages", pa.int64(), ("counts", "pages")),
-    ("rejected", pa.int64(), ("counts", "rejected")),
-    ("dead_letter", pa.int64(), ("counts", "dead_letter")),
-)
-
-
-def _dig(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _run_value(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    try:
-        if pa.types.is_date(typ):
-            return dt.date.fromisoformat(str(value)[:10])
-        if pa.types.is_timestamp(typ):
-            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-        if pa.types.is_integer(typ):
-            return int(value)
-        if pa.types.is_floating(typ):
-            return float(value)
-    except (TypeError, ValueError):
-        return None  # a malformed field shows as NULL; the raw JSON is still in `manifest`
-    return str(value)
-
-
-def _create_runs_view(con: duckdb.DuckDBPyConnection, runs: Sequence[RunManifest]) -> None:
-    columns = {
-        name: pa.array([_run_value(_dig(r.data, keys), typ) for r in runs], type=typ)
-        for name, typ, keys in _RUN_COLUMNS
-    }
-    columns["run_id"] = pa.array([r.run_id for r in runs], type=pa.string())
-    columns["manifest_path"] = pa.array([str(r.path) for r in runs], type=pa.string())
-    columns["manifest"] = pa.array([json.dumps(r.data, sort_keys=True) for r in runs])
-    con.register("_runs_arrow", pa.table(columns))
-    con.execute(
-        "CREATE VIEW runs AS SELECT * EXCLUDE (manifest), manifest::JSON AS manifest FROM _runs_arrow"
-    )
-
-
-# --- output ---------------------------------------------------------------------------------
-
-
-def _shortest_float32(value: Any) -> Any:
-    """DuckDB hands FLOAT values over as doubles (0.9 -> 0.8999999761581421); this prints 0.9."""
-    if isinstance(value, float) and math.isfinite(value):
-        return float(str(np.float32(value)))
-    if isinstance(value, list):
-        return [_shortest_float32(v) for v in value]
-    return value
-
-
-def _column_converters(description: Sequence[tuple]) -> list[Callable[[Any], Any]]:
-    def converter(type_name: str) -> Callable[[Any], Any]:
-        if type_name.rstrip("[]") == "FLOAT":
-            return _shortest_float32
-        return lambda v: v
-
-    return [converter(str(col[1])) for col in description]
-
-
-def _rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[Any]]:
-    converters = _column_converters(cursor.description)
-    while batch := cursor.fetchmany(_FETCH_ROWS):
-        for row in batch:
-            yield [conv(value) for conv, value in zip(converters, row, strict=True)]
-
-
-def _json_value(value: Any) -> Any:
-    """Plain JSON for a DuckDB value: ISO dates and times, numbers, lists, objects; NaN -> null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(_json_value(value), ensure_ascii=False)
-    converted = _json_value(value)
-    return "" if converted is None else converted
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    text = _csv_value(value) if isinstance(value, (list, tuple, dict)) else str(_json_value(value))
-    text = " ".join(str(text).split())
-    return text if len(text) <= TABLE_MAX_CELL else text[: TABLE_MAX_CELL - 1] + "…"
-
-
-def _write_json(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> None:
-    out.write("[")
-    for i, row in enumerate(rows):
-        obj = {name: _json_value(value) for name, value in zip(names, row, strict=True)}
-        out.write(("\n" if i == 0 else ",\n") + json.dumps(obj, ensure_ascii=False))
-    out.write("\n]\n")
-
-
-def _write_csv(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for row in rows:
-        writer.writerow([_csv_value(v) for v in row])
-
-
-def _write_table(names: list[str], rows: Iterator[list[Any]], out: TextIO) -> None:
-    cells: list[list[str]] = []
-    more = False
-    for row in rows:
-        if len(cells) == TABLE_MAX_ROWS:
-            more = True
-            break
-        cells.append([_cell(v) for v in row])
-    table = Table(header_style="bold")
-    for i, name in enumerate(names):
-        # One line per row; narrow columns (dates, codes, counts) are never squeezed.
-        longest = max([len(name)] + [len(r[i]) for r in cells])
-        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=min(longest, 10))
-    for row_cells in cells:
-        table.add_row(*row_cells)
-    n = len(cells)
-    table.caption = (
-        f"first {TABLE_MAX_ROWS} rows shown; add LIMIT or use --format csv|json for all"
-        if more
-        else f"{n} row{'' if n == 1 else 's'}"
-    )
-    # Rich falls back to 80 columns when not writing to a terminal (`| less`): allow wider.
-    width = None if out.isatty() else TABLE_PIPE_WIDTH
-    Console(file=out, width=width).print(table, crop=False)
-
-
-_WRITERS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
-
-
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
@@ -396,7 +249,8 @@ def run_query(
 ) -> None:
     """Runs ``sql`` over the committed runs of ``out_dir`` and prints the result.
 
-    ``table`` is for people (at most :data:`TABLE_MAX_ROWS` rows, long cells cut); ``csv`` (a
+    ``table`` is for people: at most 1,000 rows, long cells cut, columns fitted to the terminal
+    width (``COLUMNS`` when set), one field per line when they cannot all fit; ``csv`` (a
     header line, lists as JSON) and ``json`` (one array of row objects, dates and timestamps as
     ISO 8601 strings, NaN as null) print every row, in the order the query returns them. FLOAT
     columns print with the shortest digits that round-trip in 32 bits (0.9, not 0.899999976).
@@ -406,7 +260,7 @@ def run_query(
         QueryError: the directory, run id or SQL is wrong; the message is one line.
     """
     if fmt not in FORMATS:
-        raise QueryError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out = out or sys.stdout
     con = connect(out_dir, run_id)
     try:
@@ -414,7 +268,7 @@ def run_query(
         if cursor.description is None:
             return
         names = [col[0] for col in cursor.description]
-        _WRITERS[fmt](names, _rows(cursor), out)
+        write_result(fmt, names, rows(cursor), out)
     except duckdb.Error as exc:
         raise QueryError(f"SQL error: {_first_line(exc)}") from None
     finally:
@@ -424,20 +278,41 @@ def run_query(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``pagestream query`` arguments: ``DIR SQL [--run_id ID] [--format F]``."""
     parser.add_argument("dir", help="output directory of pagestream run")
-    parser.add_argument("sql", help="SQL over the views pages, rejected, dead_letter, runs")
+    parser.add_argument(
+        "sql", help="SQL over the views pages, rejected, dead_letter, runs; '-' reads it from stdin"
+    )
     parser.add_argument("--run_id", default=None, help="restrict every view to this run")
     parser.add_argument(
         "--format", dest="format", choices=FORMATS, default="table", help="output format"
     )
 
 
+def read_sql(sql: str, stdin: TextIO | None = None) -> str:
+    """``sql``, or all of ``stdin`` when ``sql`` is ``-``.
+
+    Raises:
+        UsageError: the SQL is empty (blank argument or nothing on stdin).
+    """
+    if sql == "-":
+        sql = (stdin or sys.stdin).read()
+        if not sql.strip():
+            raise UsageError("no SQL on stdin (the SQL argument is '-')")
+    if not sql.strip():
+        raise UsageError("the SQL argument is empty")
+    return sql
+
+
 def main(args: argparse.Namespace) -> int:
-    """Runs ``pagestream query``; returns the exit status (errors: one line on stderr, 1)."""
+    """Runs ``pagestream query``; returns the exit status.
+
+    Errors print one line on stderr: exit status 2 for a wrong command (remote path, no SQL),
+    1 for a query that failed (bad SQL, no committed run, unknown run id).
+    """
     try:
-        run_query(args.dir, args.sql, run_id=args.run_id, fmt=args.format)
+        run_query(args.dir, read_sql(args.sql), run_id=args.run_id, fmt=args.format)
     except QueryError as exc:
         print(f"pagestream query: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except BrokenPipeError:  # `pagestream query ... | head`: stop quietly, as `cat` does
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit flush silent
         return 0

@@ -3,8 +3,8 @@
 The report is built from the run manifests (``DIR/_runs/*.json``) alone, so it costs nothing
 however large the corpus; ``scan=True`` recomputes the corpus figures from the Parquet files
 of the committed runs instead (through :func:`pagestream.query.connect`). Charts are inline SVG
-drawn by matplotlib (Agg backend); the page loads nothing from the network: no script, no
-stylesheet, no font, no image from elsewhere.
+drawn by matplotlib (:mod:`pagestream.report_charts`); the page loads nothing from the
+network: no script, no stylesheet, no font, no image from elsewhere.
 """
 
 from __future__ import annotations
@@ -13,22 +13,28 @@ import argparse
 import bisect
 import datetime as dt
 import html
-import io
-import re
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from pagestream import __version__  # noqa: E402
-from pagestream.query import QueryError, RunManifest, connect, load_manifests  # noqa: E402
+from pagestream import __version__
+from pagestream.query import (
+    QueryError,
+    RunManifest,
+    UsageError,
+    connect,
+    load_manifests,
+    local_output_dir,
+)
+from pagestream.report_charts import COLORS as _COLORS
+from pagestream.report_charts import MAX_BARS
+from pagestream.report_charts import barh as _barh
+from pagestream.report_charts import bin_labels as _bin_labels
+from pagestream.report_charts import histogram_chart as _histogram_chart
+from pagestream.report_charts import runs_chart as _runs_chart
+from pagestream.report_charts import top as _top
 
 __all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
 
@@ -46,11 +52,8 @@ CHART_TITLES = (
     "Timings per stage",
     "Runs over time",
 )
-#: Bars shown at most per chart (the rest are summed into "other").
-MAX_BARS = 25
 #: Rows shown at most in a per-file table.
 MAX_FILE_ROWS = 500
-_COLORS = {"pages": "#2b7bb9", "rejected": "#e0a526", "dead_letter": "#c8423b"}
 _STAGES = ("read", "extract", "language", "dedup", "topics")
 
 Summary = dict[str, Any]
@@ -105,7 +108,7 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
             "topics": pairs("SELECT t, count(*) FROM (SELECT unnest(topics) AS t FROM pages) GROUP BY 1"),
             "dup_status": pairs("SELECT dup_status, count(*) FROM pages GROUP BY 1"),
             "crawl_dates": pairs("SELECT crawl_date::VARCHAR, count(*) FROM pages GROUP BY 1"),
-            "domains": pairs("SELECT domain, count(*) FROM pages GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
+            "domains": pairs("SELECT domain, count(*) FROM pages WHERE domain IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
             "reasons": Counter({(t, st, r): n for t, st, r, n in con.execute(
                 "SELECT 'rejected', stage, reason, count(*) FROM rejected GROUP BY ALL UNION ALL "
                 "SELECT 'dead_letter', stage, reason, count(*) FROM dead_letter GROUP BY ALL").fetchall()}),
@@ -125,86 +128,6 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
         hist[max(bisect.bisect_right(bins, words_per_page or 0) - 1, 0)] += n
     s["histogram"] = {"edges": bins, "counts": hist}
     return s
-
-
-# --- charts ---------------------------------------------------------------------------------
-
-
-def _svg(fig: plt.Figure, prefix: str, label: str) -> str:
-    """The figure as inline SVG; ids are prefixed so several charts can share one page."""
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": prefix}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    svg = re.sub(r'\bid="', f'id="{prefix}-', svg)
-    svg = svg.replace("url(#", f"url(#{prefix}-").replace('href="#', f'href="#{prefix}-')
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
-
-
-def _top(counts: Mapping[str, float], limit: int = MAX_BARS) -> list[tuple[str, float]]:
-    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if len(items) > limit:
-        items = items[: limit - 1] + [("other", sum(v for _, v in items[limit - 1 :]))]
-    return items
-
-
-def _barh(items: Sequence[tuple[str, float]], prefix: str, label: str, colors=None, unit="") -> str:
-    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.32 * len(items)))
-    names = [k for k, _ in items][::-1]
-    values = [v for _, v in items][::-1]
-    bars = ax.barh(names, values, color=(colors or ["#2b7bb9"] * len(items))[::-1])
-    ax.bar_label(bars, labels=[f"{v:,.0f}{unit}" if v >= 10 else f"{v:,.3g}{unit}" for v in values],
-                 padding=3, fontsize=9)  # fmt: skip
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.margins(x=0.15)
-    if not unit:  # counts: whole-number ticks
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _svg(fig, prefix, label)
-
-
-def _bin_labels(edges: Sequence[int], n: int) -> list[str] | None:
-    """Labels of ``n`` bins over ``edges``: n == len(edges) - 1 (closed last bin, as numpy) or
-    n == len(edges) (the last bin open-ended); None when they do not fit together."""
-    if n not in (len(edges) - 1, len(edges)) or n == 0:
-        return None
-    labels = [f"{a:,}–{b:,}" for a, b in zip(edges, edges[1:], strict=False)][:n]
-    if n == len(edges):
-        labels.append(f"≥ {edges[-1]:,}")
-    return labels
-
-
-def _histogram_chart(hist: Mapping[str, list], prefix: str) -> str:
-    counts = hist["counts"]
-    labels = _bin_labels(hist["edges"], len(counts))
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    bars = ax.bar(labels, counts, color="#2b7bb9")
-    ax.bar_label(bars, padding=2, fontsize=9)
-    ax.set_xlabel("words per page")
-    ax.set_ylabel("pages")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, prefix, "word count histogram")
-
-
-def _runs_chart(runs: Sequence[RunManifest], prefix: str) -> str:
-    shown = runs[-60:]
-    labels = [f"{r.data.get('logical_date', '')}\n{r.run_id}" for r in shown]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(shown)), 3.6))
-    bottom = [0] * len(shown)
-    for table in ("pages", "rejected", "dead_letter"):
-        values = [int((r.data.get("counts") or {}).get(table) or 0) for r in shown]
-        ax.bar(labels, values, bottom=bottom, label=table, color=_COLORS[table])
-        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    ax.set_ylabel("records")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(frameon=False, ncols=3, loc="upper left", bbox_to_anchor=(0, 1.15))
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, prefix, "records per run")
 
 
 # --- page -----------------------------------------------------------------------------------
@@ -264,7 +187,7 @@ def _per_file_tables(runs: Sequence[RunManifest]) -> str:
             ["input file", "read", "pages", "rejected", "dead letters"], rows[:MAX_FILE_ROWS]
         )
         parts.append(f"<details{' open' if i == 0 else ''}><summary>run {html.escape(run.run_id)}: "
-                     f"{len(rows)} files{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
+                     f"{len(rows)} file{'' if len(rows) == 1 else 's'}{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
     return "".join(parts)
 
 
@@ -355,8 +278,10 @@ def write_report(out_dir: str | Path, run_id: str | None = None, scan: bool = Fa
         The path of the written report.
 
     Raises:
-        QueryError: no such directory, no committed run, unknown ``run_id``.
+        QueryError: no such directory, no committed run, unknown ``run_id``; ``UsageError``
+            for a remote path (``gs://``, ``s3://``: not supported).
     """
+    out_dir = local_output_dir(out_dir)
     runs = load_manifests(out_dir, run_id)
     summary = summarize(runs)
     if scan:
@@ -380,10 +305,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Runs ``pagestream report``: prints the report path; errors are one line on stderr, 1."""
+    """Runs ``pagestream report``: prints the report path; errors are one line on stderr, exit
+    status 2 for a path it cannot read (remote), 1 for others."""
     try:
         print(write_report(args.dir, run_id=args.run_id, scan=args.scan))
     except QueryError as exc:
         print(f"pagestream report: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     return 0

@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
+from pagestream.transforms.write.progress import track_read
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -72,9 +73,9 @@ def file_uri(path: str) -> str:
 
 def open_input(path: str, fmt: str):
     """Opens ``path`` for streaming; gzip is decompressed on the fly (warcio does WARC's own)."""
+    raw = track_read(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
     if fmt == "warc":
-        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        return raw
     if path.lower().endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")
     return raw

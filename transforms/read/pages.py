@@ -48,7 +48,7 @@ from pagestream.transforms.read.inputs import (
 )
 from pagestream.transforms.read.jsonl import read_jsonl
 from pagestream.transforms.read.warc import read_warc
-from pagestream.transforms.write.progress import Heartbeat
+from pagestream.transforms.write.progress import Heartbeat, forget_read, read_position
 
 __all__ = [
     "RECORD_WEIGHT",
@@ -173,14 +173,20 @@ class ReadRecordsFn(beam.DoFn):
         self.heartbeat = Heartbeat(self.progress_dir, STAGE)
 
     def process(self, file: InputFile) -> Iterator[RawPage]:
-        # Bytes of this file accounted for (WARC offsets are positions in the file); each of
-        # a split file's parts reports its share of the file's size, part 0 the remainder.
+        # Bytes of this file accounted for: how far the reader has got into the file as
+        # stored (``read_position``; else a WARC record's offset), so progress moves with
+        # every record of every format. Each of a split file's parts reports its share of the
+        # file's size, part 0 the remainder.
         share = file.size // file.parts + (file.size % file.parts if file.part == 0 else 0)
         done = 0
+        forget_read()
         for record in read_records(file):
             self.read.inc()
-            if file.fmt == "warc":
-                position = min(_offset(record.source) * share // max(file.size, 1), share)
+            position = read_position()
+            if position is None and file.fmt == "warc":
+                position = _offset(record.source)
+            if position is not None:
+                position = min(position * share // max(file.size, 1), share)
                 self.heartbeat.add("bytes", max(0, position - done))
                 done = max(done, position)
             self.heartbeat.add("records")

@@ -21,7 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pagestream.schemas.arrow import DEAD_LETTER_SCHEMA, PAGES_SCHEMA, REJECTED_SCHEMA
+from pagestream.schemas.arrow import (
+    DEAD_LETTER_SCHEMA,
+    PAGES_SCHEMA,
+    REJECTED_SCHEMA,
+    sorting_columns,
+)
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms.write.progress import Heartbeat
 
@@ -108,7 +113,7 @@ def page_row(page: Page) -> dict:
     return {
         "doc_id": page.doc_id,
         "url": page.url,
-        "domain": page.domain,
+        "domain": page.domain or None,  # NULL, not '', when the url has none (file inputs)
         "http_status": page.http_status,
         "source": page.source,
         "fetch_time": _timestamp(page.fetch_time),
@@ -163,11 +168,21 @@ def _row_bytes(row: dict) -> int:
 
 
 def write_parquet(path: str, rows: list[dict], schema: pa.Schema, row_group_rows: int) -> int:
-    """Writes ``rows`` to ``path`` (any Beam filesystem) as zstd Parquet; returns bytes written."""
+    """Writes ``rows`` to ``path`` (any Beam filesystem) as zstd Parquet; returns bytes written.
+
+    ``rows`` must be sorted by ``doc_id`` (nulls first) when ``schema`` has it: every row group
+    declares that order in its ``sorting_columns``.
+    """
     table = pa.Table.from_pylist(rows, schema=schema)
     with FileSystems.create(path) as handle:
         sink = pa.PythonFile(handle, mode="w")
-        with pq.ParquetWriter(sink, schema, compression="zstd", compression_level=3) as writer:
+        with pq.ParquetWriter(
+            sink,
+            schema,
+            compression="zstd",
+            compression_level=3,
+            sorting_columns=sorting_columns(schema),
+        ) as writer:
             writer.write_table(table, row_group_size=row_group_rows)
         size = sink.tell()
     return size

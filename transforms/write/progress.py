@@ -6,6 +6,10 @@ most every ``interval`` seconds, as a small JSON file under the run's staging di
 (``_staging/<run_id>/_progress/<stage>-<host>-<pid>-<n>.json``). The driver sums those files
 (``read_progress``) while the pipeline runs. It works on any runner whose workers can write to
 the output location, and costs one small write every few seconds per worker.
+
+Input bytes are counted where the file is opened: ``track_read`` remembers the (compressed)
+file handle a reader opens in this thread, and ``read_position`` says how far into it the
+reader has got, for every format alike (JSON Lines included, which has no byte offsets).
 """
 
 from __future__ import annotations
@@ -20,9 +24,44 @@ from collections import Counter
 
 from apache_beam.io.filesystems import FileSystems
 
-__all__ = ["Heartbeat", "progress_dir", "read_progress"]
+__all__ = [
+    "Heartbeat",
+    "forget_read",
+    "progress_dir",
+    "read_position",
+    "read_progress",
+    "track_read",
+]
 
 _SEQUENCE = itertools.count()
+_OPENED = threading.local()
+
+
+def track_read(handle):
+    """Remembers ``handle``, a file just opened for reading in this thread; returns it.
+
+    Readers call it on the raw (still compressed) file object, so ``read_position`` counts
+    bytes of the file as stored, the unit of the run's input size.
+    """
+    _OPENED.handle = handle
+    return handle
+
+
+def read_position() -> int | None:
+    """Bytes read so far of the file last opened in this thread (``tell()`` of the handle given
+    to ``track_read``); None when there is none or it is closed."""
+    handle = getattr(_OPENED, "handle", None)
+    if handle is None:
+        return None
+    try:
+        return int(handle.tell())
+    except Exception:  # closed, or a stream without tell()
+        return None
+
+
+def forget_read() -> None:
+    """Drops the handle remembered by ``track_read`` (before the next file is read)."""
+    _OPENED.handle = None
 
 
 def progress_dir(staging: str) -> str:
