@@ -133,7 +133,7 @@ def test_expand_inputs_takes_odd_names_literally(tmp_path, stem, ending):
     for given_path in (str(directory), str(path)):
         files, skipped = expand_inputs([given_path])
         if ending == ".md":
-            assert [f.path for f in files] == [] and skipped == [str(path)]
+            assert [f.path for f in files] == [] and [s.path for s in skipped] == [str(path)]
         else:
             assert [f.path for f in files] == [str(path)] and skipped == []
             assert file_of(f"{files[0].path}#0") == str(path)

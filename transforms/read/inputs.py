@@ -2,28 +2,45 @@
 
 Runs while the graph is built (``expand_inputs``), so parallelism comes from the file list on
 every runner. Names starting with ``.`` or ``_`` below an input directory are ignored (the
-Spark/Hadoop rule); files of unknown formats are returned as skipped.
+Spark/Hadoop rule); files of unknown formats, and local paths that are not regular files
+(FIFOs, sockets, devices: opening one can block for ever), are returned as skipped, with why.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from apache_beam.io.filesystems import FileSystems
 
-__all__ = ["FORMATS", "InputError", "InputFile", "expand_inputs", "input_format"]
+__all__ = [
+    "COMPRESSIONS",
+    "FORMATS",
+    "InputError",
+    "InputFile",
+    "SkippedFile",
+    "expand_inputs",
+    "input_format",
+    "not_regular",
+]
 
-#: File-name endings -> format. `.gz` is accepted after each of them.
+#: File-name endings -> format, longest first where one ends another (``.warc.wet``).
 FORMATS = {
+    ".warc.wet": "wet",
+    ".wet": "wet",
     ".warc": "warc",
     ".jsonl": "jsonl",
-    ".json": "jsonl",
+    ".json": "json",
     ".html": "html",
     ".htm": "html",
     ".txt": "txt",
 }
+
+#: Compression suffixes accepted after a format ending: gzip everywhere; zstd everywhere but
+#: WARC/WET (warcio reads gzip'd WARCs only; a ``.warc.zst`` needs its own dictionary framing).
+COMPRESSIONS = {".gz": None, ".zst": {"warc", "wet"}}
 
 #: Characters that make an input path a glob for Beam's FileSystems.match.
 _GLOB_CHARS = set("*?[")
@@ -44,15 +61,56 @@ class InputFile(NamedTuple):
     parts: int = 1
 
 
-def input_format(path: str) -> str | None:
-    """Returns the format of ``path`` from its name (``warc``/``jsonl``/``html``/``txt``), else None."""
+class SkippedFile(NamedTuple):
+    """A file found under an input that is not read, and why (``unknown_format``,
+    ``unsupported_compression``, ``fifo``, ``socket``, ``device``, ``not_a_file``)."""
+
+    path: str
+    reason: str
+
+
+def _split_name(path: str) -> tuple[str | None, str | None]:
+    """(format, compression suffix) of ``path`` from its name; format None if unknown."""
     name = path.rsplit("/", 1)[-1].lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    for ending, fmt in FORMATS.items():
-        if name.endswith(ending):
-            return fmt
-    return None
+    suffix = next((s for s in COMPRESSIONS if name.endswith(s)), None)
+    if suffix:
+        name = name[: -len(suffix)]
+    fmt = next((f for ending, f in FORMATS.items() if name.endswith(ending)), None)
+    return fmt, suffix
+
+
+def input_format(path: str) -> str | None:
+    """The format of ``path`` from its name (``warc``, ``wet``, ``jsonl``, ``json``, ``html``,
+    ``txt``; ``.gz`` after any, ``.zst`` after all but WARC/WET), else None."""
+    fmt, suffix = _split_name(path)
+    if fmt is None or fmt in (COMPRESSIONS.get(suffix) or ()):
+        return None
+    return fmt
+
+
+def _skip_reason(path: str) -> str:
+    fmt, _ = _split_name(path)
+    return "unknown_format" if fmt is None else "unsupported_compression"
+
+
+def not_regular(path: str) -> str | None:
+    """Why a local path cannot be read as a file (``fifo``, ``socket``, ``device``,
+    ``not_a_file``), else None (a regular file, a broken link, or a remote path)."""
+    if FileSystems.get_scheme(path) is not None:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # a broken link or a vanished file: reading reports it as unreadable
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "not_a_file"
 
 
 def _is_hidden(path: str, root: str) -> bool:
@@ -121,27 +179,29 @@ def _list_one(path: str) -> tuple[str, list[tuple[str, int]]]:
     return root, files
 
 
-def expand_inputs(paths: Iterable[str]) -> tuple[list[InputFile], list[str]]:
+def expand_inputs(paths: Iterable[str]) -> tuple[list[InputFile], list[SkippedFile]]:
     """Expands files, directories (recursively) and globs into input files.
 
     Returns:
-        ``(files, skipped)``: the readable input files sorted by path, and the paths of the
-        other files found (unknown formats), which a run counts as skipped. Names starting
-        with ``.`` or ``_`` below an input directory are ignored altogether.
+        ``(files, skipped)``: the readable input files sorted by path, and the other files
+        found, sorted by path, with why they are not read (unknown format, a FIFO, ...),
+        which a run counts as skipped. Names starting with ``.`` or ``_`` below an input
+        directory are ignored altogether. No file is opened: a FIFO is seen by its mode.
 
     Raises:
         InputError: a path does not exist or cannot be listed.
     """
     found: dict[str, InputFile] = {}
-    skipped: set[str] = set()
+    skipped: dict[str, str] = {}
     for path in paths:
         root, matched = _list_one(path)
         for file_path, size in matched:
             if _is_hidden(file_path, root):
                 continue
             fmt = input_format(file_path)
-            if fmt is None:
-                skipped.add(file_path)
+            reason = not_regular(file_path) or (None if fmt else _skip_reason(file_path))
+            if reason:
+                skipped[file_path] = reason
             else:
                 found[file_path] = InputFile(file_path, size, fmt)
-    return sorted(found.values()), sorted(skipped)
+    return sorted(found.values()), [SkippedFile(p, r) for p, r in sorted(skipped.items())]

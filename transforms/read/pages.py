@@ -1,4 +1,4 @@
-"""Reading raw pages: WARC, JSON Lines, HTML and plain-text files, gzip'd or not.
+"""Reading raw pages: WARC, WET, JSON Lines, JSON, HTML and plain-text files, compressed or not.
 
 Globs and directories are expanded into a file list while the graph is built (``expand_inputs``),
 so parallelism comes from the file list on every runner (``Read``/``Reshuffle`` are no-ops on the
@@ -46,8 +46,9 @@ from pagestream.transforms.read.files import read_whole
 from pagestream.transforms.read.inputs import (
     InputFile,
 )
+from pagestream.transforms.read.json_file import read_json
 from pagestream.transforms.read.jsonl import read_jsonl
-from pagestream.transforms.read.warc import read_warc
+from pagestream.transforms.read.warc import read_warc, read_wet
 from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
@@ -58,7 +59,8 @@ __all__ = [
     "split_files",
 ]
 
-_READERS = {"jsonl": read_jsonl, "warc": read_warc}
+#: Readers of files with many records (the others hold one page: ``read_whole``).
+_READERS = {"jsonl": read_jsonl, "json": read_json, "warc": read_warc, "wet": read_wet}
 
 
 def _utf8(value: str | None) -> str | None:
@@ -179,7 +181,7 @@ class ReadRecordsFn(beam.DoFn):
         done = 0
         for record in read_records(file):
             self.read.inc()
-            if file.fmt == "warc":
+            if file.fmt in ("warc", "wet"):
                 position = min(_offset(record.source) * share // max(file.size, 1), share)
                 self.heartbeat.add("bytes", max(0, position - done))
                 done = max(done, position)
