@@ -25,9 +25,17 @@ missing. So:
   ``reconcile`` from the attempt recorded in the manifest (the segment files were complete
   before the manifest, since the commit step depends on them).
 
-A file is taken when it has the same size and mtime in two consecutive listings (one still
-being written waits for the next tick); writers that upload under ``.name.tmp`` and rename
-are picked up on the first tick after the rename plus one.
+**File identity.** The ledger keys a file by path plus identity: size, ``mtime_ns`` and the
+SHA-256 of its bytes. A file is taken when it has the same size and mtime in two consecutive
+listings *and* has not changed for ``--settle_seconds`` (a writer that pauses mid-file is
+waited for); writers that upload under ``.name.tmp`` and rename are picked up on the first
+tick after the rename plus one. A path already in the ledger with another size or mtime is
+hashed: the same bytes (touched, copied over with the same content) are not read again; other
+bytes (replaced by tmp+rename, appended to after a pause) are a new version, ingested again by
+the next micro-batch, whose manifest names the micro-batch it ``replaces``. Rows of the old
+version stay (committed rows are never rewritten); its pages that the new version repeats are
+marked as duplicates by ``--state``. Non-regular files (FIFOs, sockets, devices) are never
+opened: they are skipped, logged once and counted.
 
 **Stop.** The first SIGINT/SIGTERM lets the running micro-batch finish and commit, then exits
 0; a second one drops the running batch whole (no manifest: invisible; its files are read
@@ -37,6 +45,7 @@ again after a restart) and exits 0.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -48,6 +57,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -62,6 +72,7 @@ from pagestream.transforms.write.progress import progress_dir, read_progress
 __all__ = [
     "LedgerEntry",
     "StreamLoop",
+    "file_sha256",
     "main",
     "micro_batch_id",
     "read_ledger",
@@ -77,12 +88,22 @@ _LOCAL_RUNNERS = {"", "directrunner", "bundlebaseddirectrunner", "swallowingdire
 
 
 class LedgerEntry(NamedTuple):
-    """One ingested input file and the micro-batch that committed it."""
+    """One ingested version of an input file and the micro-batch that committed it.
+
+    ``mtime_ns`` and ``sha256`` are None in entries written before they were recorded."""
 
     path: str
     size: int
     mtime: float
     run_id: str
+    mtime_ns: int | None = None
+    sha256: str | None = None
+
+    def same_stat(self, size: int, mtime_ns: int) -> bool:
+        """Whether a file with this size and mtime is, by its metadata, this version."""
+        if self.mtime_ns is not None:
+            return (self.size, self.mtime_ns) == (size, mtime_ns)
+        return self.size == size and abs(self.mtime - mtime_ns / 1e9) < 1e-5
 
 
 class _Drop(BaseException):
@@ -112,26 +133,36 @@ def _write_json(path: str, payload: dict) -> None:
 
 
 def _entries(run_id: str, files: Iterable[dict]) -> list[LedgerEntry]:
-    return [LedgerEntry(f["path"], int(f["size"]), float(f["mtime"]), run_id) for f in files]
+    return [_entry(run_id, f) for f in files]
+
+
+def _entry(run_id: str, f: dict) -> LedgerEntry:
+    size, mtime = int(f["size"]), float(f["mtime"])
+    return LedgerEntry(f["path"], size, mtime, run_id, f.get("mtime_ns"), f.get("sha256"))
 
 
 def read_ledger(state: str, manifests: Iterable[dict]) -> dict[str, LedgerEntry]:
-    """Every ingested file: the ``STATE/ledger`` copies plus committed streaming manifests."""
-    found: dict[str, LedgerEntry] = {}
+    """The latest ingested version of every file (the one of the latest micro-batch, by run
+    id): the ``STATE/ledger`` copies plus committed streaming manifests."""
+    batches: dict[str, list[dict]] = {}
     pattern = f"{state.rstrip('/')}/ledger/*.json"
     try:
         paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
     except Exception:
         paths = []
-    for path in sorted(paths):
+    for path in paths:
         if path.rsplit("/", 1)[-1].startswith((".", "_")):
             continue
         with FileSystems.open(path) as handle:
             entry = json.loads(handle.read().decode("utf-8"))
-        found.update((e.path, e) for e in _entries(entry["run_id"], entry["files"]))
+        batches[entry["run_id"]] = entry["files"]
     for manifest in manifests:
         section = manifest.get("streaming") or {}
-        found.update((e.path, e) for e in _entries(manifest["run_id"], section.get("files", [])))
+        if "files" in section:
+            batches[manifest["run_id"]] = section["files"]
+    found: dict[str, LedgerEntry] = {}
+    for run_id in sorted(batches):  # micro-batch ids sort in commit order
+        found.update((e.path, e) for e in _entries(run_id, batches[run_id]))
     return found
 
 
@@ -163,17 +194,38 @@ def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
 
 
 def stable_files(
-    listing: dict[str, tuple[int, float]], previous: dict[str, tuple[int, float]]
+    listing: dict[str, tuple[int, int]],
+    previous: dict[str, tuple[int, int]],
+    now_ns: int | None = None,
+    settle_s: float = 0.0,
 ) -> list[str]:
-    """Paths whose (size, mtime) did not change since the previous listing, sorted."""
-    return sorted(path for path, sig in listing.items() if previous.get(path) == sig)
+    """Paths whose (size, mtime_ns) did not change since the previous listing and, with
+    ``now_ns``, whose mtime is at least ``settle_s`` seconds before it; sorted."""
+    return sorted(
+        path
+        for path, sig in listing.items()
+        if previous.get(path) == sig and (now_ns is None or now_ns - sig[1] >= settle_s * 1e9)
+    )
 
 
-def _mtime(path: str) -> float:
+def _stat(path: str) -> tuple[int, int]:
+    """(size, mtime_ns) of a file; raises OSError when it is gone."""
     if FileSystems.get_scheme(path) is None:
-        return os.stat(path).st_mtime
+        info = os.stat(path)
+        return info.st_size, info.st_mtime_ns
     meta = FileSystems.match([path])[0].metadata_list
-    return float(meta[0].last_updated_in_seconds) if meta else 0.0
+    if not meta:
+        raise OSError(f"{path}: gone")
+    return meta[0].size_in_bytes, int(meta[0].last_updated_in_seconds * 1e9)
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MB blocks (any Beam filesystem)."""
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _utc_today() -> str:
@@ -203,7 +255,7 @@ class StreamLoop:
         self.dropping = False
         self.running: str | None = None
         self.waiting = 0
-        self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0}
+        self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0, "skipped": 0}
         self.last_commit: str | None = None
         self.busy_s = 0.0
         manifests = list_manifests(options.output)
@@ -211,7 +263,10 @@ class StreamLoop:
         self.ledger = read_ledger(options.state, manifests)
         own = [m["streaming"]["seq"] for m in manifests if self._is_own(m)]
         self.seq = max(own, default=-1) + 1
-        self.previous: dict[str, tuple[int, float]] = {}
+        self.previous: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns), last tick
+        self.ready: dict[str, dict] = {}  # path -> its ledger entry, for the next micro-batch
+        self.skipped: set[str] = set()  # non-regular files already reported
+        self.clock = time.time_ns  # the settle time's clock (tests replace it)
         self._check_order()
         self._say(
             f"watching {', '.join(options.inputs)} every {options.trigger_interval:g} s; "
@@ -255,33 +310,75 @@ class StreamLoop:
             )
 
     def list_new(self) -> list[str]:
-        """The stable input files not in the ledger; updates ``waiting``."""
+        """The settled input files whose version is not in the ledger; updates ``waiting``.
+
+        A file is settled when its (size, mtime_ns) is the same as at the previous tick and
+        its mtime is ``--settle_seconds`` old. A path in the ledger with the same size and
+        mtime is skipped unread; with another, its bytes are hashed and it is taken only if
+        they differ from the ingested version's (``replaces`` names that micro-batch).
+        """
         try:
-            files, _ = expand_inputs(self.options.inputs)
+            files, skipped = expand_inputs(self.options.inputs)
         except InputError as exc:
             self._say(f"cannot list the input ({exc}); retrying")
             return []
+        self._report_skipped(skipped)
         listing = {}
         for file in files:
-            if file.path in self.ledger:
-                continue
             try:
-                listing[file.path] = (file.size, _mtime(file.path))
+                listing[file.path] = _stat(file.path)
             except OSError:  # vanished since the listing
                 continue
-        ready = stable_files(listing, self.previous)
+            known = self.ledger.get(file.path)
+            if known is not None and known.same_stat(*listing[file.path]):
+                del listing[file.path]  # this version is ingested
+        settled = stable_files(listing, self.previous, self.clock(), self.options.settle_seconds)
         self.previous = listing
-        self.waiting = len(listing) - len(ready)
-        return ready
+        self.ready = {}
+        for path in settled:
+            entry = self._new_version(path, listing[path])
+            if entry is not None:
+                self.ready[path] = entry
+        self.waiting = len(listing) - len(settled)
+        return sorted(self.ready)
+
+    def _new_version(self, path: str, sig: tuple[int, int]) -> dict | None:
+        """The ledger entry of ``path`` if its bytes are not the ingested ones, else None."""
+        try:
+            digest = file_sha256(path)
+            if _stat(path) != sig:  # changed while hashed: wait for the next tick
+                self.previous.pop(path, None)
+                return None
+        except OSError:
+            return None
+        size, mtime_ns = sig
+        entry = {"path": path, "size": size, "mtime": mtime_ns / 1e9, "mtime_ns": mtime_ns,
+                 "sha256": digest}  # fmt: skip
+        known = self.ledger.get(path)
+        if known is None:
+            return entry
+        if known.sha256 == digest:  # touched, or rewritten with the same bytes: not read again
+            self.ledger[path] = known._replace(size=size, mtime=mtime_ns / 1e9, mtime_ns=mtime_ns)
+            return None
+        self._say(f"{path} changed since {known.run_id}: ingesting its new version")
+        return {**entry, "replaces": known.run_id}
+
+    def _report_skipped(self, skipped) -> None:
+        """Logs each non-regular file (FIFO, socket, device) once and counts it."""
+        for item in skipped:
+            if item.reason in ("fifo", "socket", "device", "not_a_file") and (
+                item.path not in self.skipped
+            ):
+                self.skipped.add(item.path)
+                self.session["skipped"] += 1
+                self._say(f"skipping {item.path}: not a regular file ({item.reason})")
 
     # --- one micro-batch -------------------------------------------------------------------
 
     def run_batch(self, paths: list[str]) -> dict | None:
         """Runs and commits one micro-batch; returns its manifest (None if dropped)."""
         run_id = micro_batch_id(self.base, self.seq)
-        files = [
-            {"path": p, "size": self.previous[p][0], "mtime": self.previous[p][1]} for p in paths
-        ]
+        files = [self.ready[p] for p in paths]
         started = time.monotonic()
         self.running = run_id
         try:
@@ -375,7 +472,8 @@ class StreamLoop:
         s = self.session
         self._say(
             f"stopped: {s['batches']} micro-batches committed this session "
-            f"({s['files']} files, {s['records']} records, {s['pages']} pages)"
+            f"({s['files']} files, {s['records']} records, {s['pages']} pages; "
+            f"{s['skipped']} non-regular files skipped)"
         )
         return EXIT_OK
 
