@@ -25,17 +25,12 @@ missing. So:
   ``reconcile`` from the attempt recorded in the manifest (the segment files were complete
   before the manifest, since the commit step depends on them).
 
-**File identity.** The ledger keys a file by path plus identity: size, ``mtime_ns`` and the
-SHA-256 of its bytes. A file is taken when it has the same size and mtime in two consecutive
-listings *and* has not changed for ``--settle_seconds`` (a writer that pauses mid-file is
-waited for); writers that upload under ``.name.tmp`` and rename are picked up on the first
-tick after the rename plus one. A path already in the ledger with another size or mtime is
-hashed: the same bytes (touched, copied over with the same content) are not read again; other
-bytes (replaced by tmp+rename, appended to after a pause) are a new version, ingested again by
-the next micro-batch, whose manifest names the micro-batch it ``replaces``. Rows of the old
-version stay (committed rows are never rewritten); its pages that the new version repeats are
-marked as duplicates by ``--state``. Non-regular files (FIFOs, sockets, devices) are never
-opened: they are skipped, logged once and counted.
+**File identity** (``pipelines.ledger``): a file is keyed by path plus size, ``mtime_ns`` and
+SHA-256, taken once unchanged for ``--settle_seconds``; a file replaced with other bytes is a
+new version, ingested again by the next micro-batch, whose manifest names the micro-batch it
+``replaces``. Rows of the old version stay (committed rows are never rewritten); its pages
+that the new version repeats are marked as duplicates by ``--state``. FIFOs, sockets and
+devices are never opened: skipped, logged once and counted.
 
 **Stop.** The first SIGINT/SIGTERM lets the running micro-batch finish and commit, then exits
 0; a second one drops the running batch whole (no manifest: invisible; its files are read
@@ -45,23 +40,20 @@ again after a restart) and exits 0.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pagestream.pipelines import batch
+from pagestream.pipelines.ledger import FileWatcher, read_ledger
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.read.inputs import InputError, expand_inputs
@@ -70,40 +62,17 @@ from pagestream.transforms.write.parquet import staging_dir
 from pagestream.transforms.write.progress import progress_dir, read_progress
 
 __all__ = [
-    "LedgerEntry",
     "StreamLoop",
-    "file_sha256",
     "main",
     "micro_batch_id",
-    "read_ledger",
     "reconcile",
     "run_unbounded",
-    "stable_files",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Consecutive failed micro-batches after which the loop gives up (exit 1).
 MAX_FAILURES = 3
 _LOCAL_RUNNERS = {"", "directrunner", "bundlebaseddirectrunner", "swallowingdirectrunner"}
-
-
-class LedgerEntry(NamedTuple):
-    """One ingested version of an input file and the micro-batch that committed it.
-
-    ``mtime_ns`` and ``sha256`` are None in entries written before they were recorded."""
-
-    path: str
-    size: int
-    mtime: float
-    run_id: str
-    mtime_ns: int | None = None
-    sha256: str | None = None
-
-    def same_stat(self, size: int, mtime_ns: int) -> bool:
-        """Whether a file with this size and mtime is, by its metadata, this version."""
-        if self.mtime_ns is not None:
-            return (self.size, self.mtime_ns) == (size, mtime_ns)
-        return self.size == size and abs(self.mtime - mtime_ns / 1e9) < 1e-5
 
 
 class _Drop(BaseException):
@@ -130,40 +99,6 @@ def _write_json(path: str, payload: dict) -> None:
     with FileSystems.create(temporary) as handle:
         handle.write(json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
     FileSystems.rename([temporary], [path])
-
-
-def _entries(run_id: str, files: Iterable[dict]) -> list[LedgerEntry]:
-    return [_entry(run_id, f) for f in files]
-
-
-def _entry(run_id: str, f: dict) -> LedgerEntry:
-    size, mtime = int(f["size"]), float(f["mtime"])
-    return LedgerEntry(f["path"], size, mtime, run_id, f.get("mtime_ns"), f.get("sha256"))
-
-
-def read_ledger(state: str, manifests: Iterable[dict]) -> dict[str, LedgerEntry]:
-    """The latest ingested version of every file (the one of the latest micro-batch, by run
-    id): the ``STATE/ledger`` copies plus committed streaming manifests."""
-    batches: dict[str, list[dict]] = {}
-    pattern = f"{state.rstrip('/')}/ledger/*.json"
-    try:
-        paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception:
-        paths = []
-    for path in paths:
-        if path.rsplit("/", 1)[-1].startswith((".", "_")):
-            continue
-        with FileSystems.open(path) as handle:
-            entry = json.loads(handle.read().decode("utf-8"))
-        batches[entry["run_id"]] = entry["files"]
-    for manifest in manifests:
-        section = manifest.get("streaming") or {}
-        if "files" in section:
-            batches[manifest["run_id"]] = section["files"]
-    found: dict[str, LedgerEntry] = {}
-    for run_id in sorted(batches):  # micro-batch ids sort in commit order
-        found.update((e.path, e) for e in _entries(run_id, batches[run_id]))
-    return found
 
 
 def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
@@ -193,41 +128,6 @@ def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
     return repaired
 
 
-def stable_files(
-    listing: dict[str, tuple[int, int]],
-    previous: dict[str, tuple[int, int]],
-    now_ns: int | None = None,
-    settle_s: float = 0.0,
-) -> list[str]:
-    """Paths whose (size, mtime_ns) did not change since the previous listing and, with
-    ``now_ns``, whose mtime is at least ``settle_s`` seconds before it; sorted."""
-    return sorted(
-        path
-        for path, sig in listing.items()
-        if previous.get(path) == sig and (now_ns is None or now_ns - sig[1] >= settle_s * 1e9)
-    )
-
-
-def _stat(path: str) -> tuple[int, int]:
-    """(size, mtime_ns) of a file; raises OSError when it is gone."""
-    if FileSystems.get_scheme(path) is None:
-        info = os.stat(path)
-        return info.st_size, info.st_mtime_ns
-    meta = FileSystems.match([path])[0].metadata_list
-    if not meta:
-        raise OSError(f"{path}: gone")
-    return meta[0].size_in_bytes, int(meta[0].last_updated_in_seconds * 1e9)
-
-
-def file_sha256(path: str) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MB blocks (any Beam filesystem)."""
-    digest = hashlib.sha256()
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _utc_today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
@@ -254,23 +154,20 @@ class StreamLoop:
         self.stop = threading.Event()
         self.dropping = False
         self.running: str | None = None
-        self.waiting = 0
-        self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0, "skipped": 0}
+        self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0}
         self.last_commit: str | None = None
         self.busy_s = 0.0
         manifests = list_manifests(options.output)
         repaired = reconcile(options.state, manifests)
-        self.ledger = read_ledger(options.state, manifests)
+        self.watch = FileWatcher(
+            options.inputs, options.settle_seconds, read_ledger(options.state, manifests), self._say
+        )
         own = [m["streaming"]["seq"] for m in manifests if self._is_own(m)]
         self.seq = max(own, default=-1) + 1
-        self.previous: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns), last tick
-        self.ready: dict[str, dict] = {}  # path -> its ledger entry, for the next micro-batch
-        self.skipped: set[str] = set()  # non-regular files already reported
-        self.clock = time.time_ns  # the settle time's clock (tests replace it)
         self._check_order()
         self._say(
             f"watching {', '.join(options.inputs)} every {options.trigger_interval:g} s; "
-            f"{len(self.ledger)} files already ingested; next micro-batch "
+            f"{len(self.watch.ledger)} files already ingested; next micro-batch "
             f"{micro_batch_id(self.base, self.seq)}"
             + (f"; repaired {', '.join(repaired)}" if repaired else "")
         )
@@ -310,75 +207,23 @@ class StreamLoop:
             )
 
     def list_new(self) -> list[str]:
-        """The settled input files whose version is not in the ledger; updates ``waiting``.
-
-        A file is settled when its (size, mtime_ns) is the same as at the previous tick and
-        its mtime is ``--settle_seconds`` old. A path in the ledger with the same size and
-        mtime is skipped unread; with another, its bytes are hashed and it is taken only if
-        they differ from the ingested version's (``replaces`` names that micro-batch).
-        """
+        """The settled input files whose version is not in the ledger (``FileWatcher``)."""
         try:
-            files, skipped = expand_inputs(self.options.inputs)
+            return self.watch.poll()
         except InputError as exc:
             self._say(f"cannot list the input ({exc}); retrying")
             return []
-        self._report_skipped(skipped)
-        listing = {}
-        for file in files:
-            try:
-                listing[file.path] = _stat(file.path)
-            except OSError:  # vanished since the listing
-                continue
-            known = self.ledger.get(file.path)
-            if known is not None and known.same_stat(*listing[file.path]):
-                del listing[file.path]  # this version is ingested
-        settled = stable_files(listing, self.previous, self.clock(), self.options.settle_seconds)
-        self.previous = listing
-        self.ready = {}
-        for path in settled:
-            entry = self._new_version(path, listing[path])
-            if entry is not None:
-                self.ready[path] = entry
-        self.waiting = len(listing) - len(settled)
-        return sorted(self.ready)
 
-    def _new_version(self, path: str, sig: tuple[int, int]) -> dict | None:
-        """The ledger entry of ``path`` if its bytes are not the ingested ones, else None."""
-        try:
-            digest = file_sha256(path)
-            if _stat(path) != sig:  # changed while hashed: wait for the next tick
-                self.previous.pop(path, None)
-                return None
-        except OSError:
-            return None
-        size, mtime_ns = sig
-        entry = {"path": path, "size": size, "mtime": mtime_ns / 1e9, "mtime_ns": mtime_ns,
-                 "sha256": digest}  # fmt: skip
-        known = self.ledger.get(path)
-        if known is None:
-            return entry
-        if known.sha256 == digest:  # touched, or rewritten with the same bytes: not read again
-            self.ledger[path] = known._replace(size=size, mtime=mtime_ns / 1e9, mtime_ns=mtime_ns)
-            return None
-        self._say(f"{path} changed since {known.run_id}: ingesting its new version")
-        return {**entry, "replaces": known.run_id}
-
-    def _report_skipped(self, skipped) -> None:
-        """Logs each non-regular file (FIFO, socket, device) once and counts it."""
-        for item in skipped:
-            if item.reason in ("fifo", "socket", "device", "not_a_file") and (
-                item.path not in self.skipped
-            ):
-                self.skipped.add(item.path)
-                self.session["skipped"] += 1
-                self._say(f"skipping {item.path}: not a regular file ({item.reason})")
+    @property
+    def waiting(self) -> int:
+        return self.watch.waiting
 
     # --- one micro-batch -------------------------------------------------------------------
 
     def run_batch(self, paths: list[str]) -> dict | None:
         """Runs and commits one micro-batch; returns its manifest (None if dropped)."""
         run_id = micro_batch_id(self.base, self.seq)
-        files = [self.ready[p] for p in paths]
+        files = [self.watch.ready[p] for p in paths]
         started = time.monotonic()
         self.running = run_id
         try:
@@ -394,7 +239,7 @@ class StreamLoop:
         if manifest is None:
             raise RuntimeError(f"micro-batch {run_id} finished without a manifest")
         _write_json(_ledger_path(self.options.state, run_id), {"run_id": run_id, "files": files})
-        self.ledger.update((e.path, e) for e in _entries(run_id, files))
+        self.watch.record(run_id, files)
         self.seq += 1
         self._record(manifest, len(files), time.monotonic() - started)
         return manifest
@@ -462,7 +307,7 @@ class StreamLoop:
                     break
             except (OptionsError, InputError) as exc:  # a file vanished or changed meanwhile
                 self._say(f"skipped this tick: {exc}")
-                self.previous = {}
+                self.watch.previous = {}
             except Exception as exc:  # noqa: BLE001 - a failed micro-batch is retried
                 failures += 1
                 self._say(f"micro-batch failed ({type(exc).__name__}: {exc}); attempt {failures}")
@@ -473,7 +318,7 @@ class StreamLoop:
         self._say(
             f"stopped: {s['batches']} micro-batches committed this session "
             f"({s['files']} files, {s['records']} records, {s['pages']} pages; "
-            f"{s['skipped']} non-regular files skipped)"
+            f"{len(self.watch.not_files)} non-regular files skipped)"
         )
         return EXIT_OK
 

@@ -19,12 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pagestream.pipelines.streaming import (
-    micro_batch_id,
-    read_ledger,
-    reconcile,
-    stable_files,
-)
+from pagestream.pipelines.ledger import read_ledger, stable_files
+from pagestream.pipelines.streaming import micro_batch_id, reconcile
 from pagestream.query import connect
 from pagestream.transforms.dedup import state as dedup_state
 

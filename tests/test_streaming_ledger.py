@@ -8,18 +8,16 @@ import os
 import threading
 
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pagestream.cli import _parser, sample_dir
-from pagestream.pipelines.options import parse_run_args
-from pagestream.pipelines.streaming import (
+from pagestream.pipelines.ledger import (
+    FileWatcher,
     LedgerEntry,
-    StreamLoop,
-    _entries,
     file_sha256,
     read_ledger,
     stable_files,
 )
+from pagestream.pipelines.options import OptionsError, parse_run_args
 
 S = 1_000_000_000  # one second in ns
 
@@ -58,7 +56,7 @@ def test_read_ledger_keeps_the_latest_version_of_a_path(tmp_path):
 
 
 class Clock:
-    """The loop's settle clock: a fixed time the test moves."""
+    """The watcher's settle clock: a fixed time the test moves."""
 
     def __init__(self) -> None:
         self.ns = 0
@@ -68,99 +66,105 @@ class Clock:
 
 
 @pytest.fixture
-def loop(tmp_path):
-    """A StreamLoop over ``tmp_path/in`` (settle time 5 s) whose clock the test sets."""
+def watch(tmp_path):
+    """A FileWatcher over ``tmp_path/in`` (settle time 5 s) whose clock the test sets."""
     inp = tmp_path / "in"
     inp.mkdir()
-    argv = ["run", "--streaming", "--input", str(inp), "--output", str(tmp_path / "out"),
-            "--state", str(tmp_path / "state"), "--run_id", "s", "--settle_seconds", "5",
-            "--quiet"]  # fmt: skip
-    args, rest = _parser().parse_known_args(argv)
-    options = parse_run_args(args, rest, sample_dir())
-    stream = StreamLoop(options, rest, log=open(os.devnull, "w"))  # noqa: SIM115
-    stream.beam_options = PipelineOptions(rest)
-    stream.clock = Clock()
-    stream.inp = inp
-    yield stream
-    stream.log.close()
+    notices = []
+    watcher = FileWatcher([str(inp)], 5.0, {}, notices.append, clock=Clock())
+    watcher.inp, watcher.notices, watcher.seq = inp, notices, 0
+    return watcher
 
 
-def _tick(loop, after_s: float = 60.0) -> list[str]:
+def _tick(watch, after_s: float = 60.0) -> list[str]:
     """One tick, ``after_s`` seconds after every file's mtime."""
-    mtimes = [os.stat(p).st_mtime_ns for p in loop.inp.iterdir() if p.is_file()]
-    loop.clock.ns = max(mtimes, default=0) + int(after_s * S)
-    return [os.path.basename(p) for p in loop.list_new()]
+    mtimes = [os.stat(p).st_mtime_ns for p in watch.inp.iterdir() if p.is_file()]
+    watch.clock.ns = max(mtimes, default=0) + int(after_s * S)
+    return [os.path.basename(p) for p in watch.poll()]
 
 
-def _commit(loop, paths: list[str]) -> None:
+def _commit(watch, paths: list[str]) -> None:
     """What a committed micro-batch does to the ledger."""
-    run_id = f"s-{loop.seq:06d}"
-    files = [loop.ready[str(loop.inp / name)] for name in paths]
-    loop.ledger.update((e.path, e) for e in _entries(run_id, files))
-    loop.seq += 1
+    watch.record(f"s-{watch.seq:06d}", [watch.ready[str(watch.inp / name)] for name in paths])
+    watch.seq += 1
 
 
-def test_a_file_is_taken_once_settled_and_only_once(loop):
-    (loop.inp / "a.jsonl").write_text('{"text": "x"}\n')
-    assert _tick(loop) == []  # first sighting
-    assert _tick(loop, after_s=4.9) == []  # unchanged, but a writer may still add to it
-    assert loop.waiting == 1
-    assert _tick(loop, after_s=5.0) == ["a.jsonl"]
-    entry = loop.ready[str(loop.inp / "a.jsonl")]
-    assert entry["sha256"] == file_sha256(str(loop.inp / "a.jsonl"))
-    assert entry["mtime_ns"] == os.stat(loop.inp / "a.jsonl").st_mtime_ns
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_settle_seconds_is_checked_before_the_run(tmp_path, value):
+    argv = ["run", "--streaming", "--input", str(tmp_path), "--output", str(tmp_path / "o"),
+            "--state", str(tmp_path / "s"), "--settle_seconds", value]  # fmt: skip
+    try:
+        args, rest = _parser().parse_known_args(argv)
+    except SystemExit:  # argparse refuses a non-number itself (exit 2)
+        assert value == "x"
+        return
+    with pytest.raises(OptionsError, match="--settle_seconds"):
+        parse_run_args(args, rest, sample_dir())
+
+
+def test_a_file_is_taken_once_settled_and_only_once(watch):
+    (watch.inp / "a.jsonl").write_text('{"text": "x"}\n')
+    assert _tick(watch) == []  # first sighting
+    assert _tick(watch, after_s=4.9) == []  # unchanged, but a writer may still add to it
+    assert watch.waiting == 1
+    assert _tick(watch, after_s=5.0) == ["a.jsonl"]
+    entry = watch.ready[str(watch.inp / "a.jsonl")]
+    assert entry["sha256"] == file_sha256(str(watch.inp / "a.jsonl"))
+    assert entry["mtime_ns"] == os.stat(watch.inp / "a.jsonl").st_mtime_ns
     assert "replaces" not in entry
-    _commit(loop, ["a.jsonl"])
-    assert _tick(loop) == [] and _tick(loop) == []
+    _commit(watch, ["a.jsonl"])
+    assert _tick(watch) == [] and _tick(watch) == []
 
 
-def test_a_paused_writer_gets_its_whole_file_ingested(loop):
+def test_a_paused_writer_gets_its_whole_file_ingested(watch):
     """The issue's case: 10 records ingested, the 9 written after a pause never were."""
-    path = loop.inp / "feed.jsonl"
+    path = watch.inp / "feed.jsonl"
     path.write_text("".join(f'{{"text": "r{i}"}}\n' for i in range(10)))
-    _tick(loop)
-    assert _tick(loop) == ["feed.jsonl"]
-    _commit(loop, ["feed.jsonl"])
+    _tick(watch)
+    assert _tick(watch) == ["feed.jsonl"]
+    _commit(watch, ["feed.jsonl"])
     with path.open("a") as handle:  # the writer resumes after the micro-batch
         handle.write("".join(f'{{"text": "r{i}"}}\n' for i in range(10, 19)))
-    assert _tick(loop) == []  # changed: must settle again
-    assert _tick(loop) == ["feed.jsonl"]
-    assert loop.ready[str(path)]["replaces"] == "s-000000"
-    assert loop.ready[str(path)]["size"] == path.stat().st_size
+    assert _tick(watch) == []  # changed: must settle again
+    assert _tick(watch) == ["feed.jsonl"]
+    assert watch.ready[str(path)]["replaces"] == "s-000000"
+    assert watch.ready[str(path)]["size"] == path.stat().st_size
 
 
-def test_a_replaced_file_is_a_new_version_a_touched_one_is_not(loop):
-    path = loop.inp / "a.txt"
+def test_a_replaced_file_is_a_new_version_a_touched_one_is_not(watch):
+    path = watch.inp / "a.txt"
     path.write_text("first version")
-    _tick(loop)
-    assert _tick(loop) == ["a.txt"]
-    _commit(loop, ["a.txt"])
+    _tick(watch)
+    assert _tick(watch) == ["a.txt"]
+    _commit(watch, ["a.txt"])
     # Touched (same bytes, new mtime): hashed once, not read again, not hashed again.
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 7 * S))
-    _tick(loop)
-    assert _tick(loop) == []
-    assert loop.ledger[str(path)].mtime_ns == path.stat().st_mtime_ns
-    assert loop.ledger[str(path)].run_id == "s-000000"
+    _tick(watch)
+    assert _tick(watch) == []
+    assert watch.ledger[str(path)].mtime_ns == path.stat().st_mtime_ns
+    assert watch.ledger[str(path)].run_id == "s-000000"
     # Replaced by tmp+rename with other bytes of the same size.
-    (loop.inp / ".a.txt.tmp").write_text("other version")
-    os.replace(loop.inp / ".a.txt.tmp", path)
-    _tick(loop)
-    assert _tick(loop) == ["a.txt"]
-    assert loop.ready[str(path)]["replaces"] == "s-000000"
-    _commit(loop, ["a.txt"])
-    assert loop.ledger[str(path)].run_id == "s-000001"
-    assert _tick(loop) == []
+    (watch.inp / ".a.txt.tmp").write_text("other version")
+    os.replace(watch.inp / ".a.txt.tmp", path)
+    _tick(watch)
+    assert _tick(watch) == ["a.txt"]
+    assert watch.ready[str(path)]["replaces"] == "s-000000"
+    assert watch.notices == [f"{path} changed since s-000000: ingesting its new version"]
+    _commit(watch, ["a.txt"])
+    assert watch.ledger[str(path)].run_id == "s-000001"
+    assert _tick(watch) == []
 
 
-def test_a_fifo_in_the_watched_directory_is_skipped_and_counted_once(loop):
-    os.mkfifo(loop.inp / "x.txt")
-    (loop.inp / "a.txt").write_text("a page")
+def test_a_fifo_in_the_watched_directory_is_skipped_and_counted_once(watch):
+    os.mkfifo(watch.inp / "x.txt")
+    (watch.inp / "a.txt").write_text("a page")
     done = []
-    worker = threading.Thread(target=lambda: done.append([_tick(loop), _tick(loop)]))
+    worker = threading.Thread(target=lambda: done.append([_tick(watch), _tick(watch)]))
     worker.start()
     worker.join(60)
     if worker.is_alive():
-        os.close(os.open(loop.inp / "x.txt", os.O_WRONLY | os.O_NONBLOCK))
+        os.close(os.open(watch.inp / "x.txt", os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("a tick blocked on the FIFO")
     assert done == [[[], ["a.txt"]]]
-    assert loop.session["skipped"] == 1 and loop.skipped == {str(loop.inp / "x.txt")}
+    assert watch.not_files == {str(watch.inp / "x.txt"): "fifo"}
+    assert watch.notices == [f"skipping {watch.inp / 'x.txt'}: not a regular file (fifo)"]
