@@ -208,8 +208,10 @@ def test_warc_responses_that_are_not_html_are_rejected_with_their_type(tmp_path)
         _response(writer, "https://a.example/api", "Application/JSON; charset=utf-8", b"{}")
         _response(writer, "https://a.example/none", None, b"something")
         _response(writer, "https://a.example/gone.pdf", "application/pdf", b"", "404 Not Found")
-        writer.write_record(writer.create_warc_record("https://a.example/", "request",
-                                                      payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n")))  # fmt: skip
+        request = io.BytesIO(b"GET / HTTP/1.1\r\n\r\n")
+        writer.write_record(
+            writer.create_warc_record("https://a.example/", "request", payload=request)
+        )
     records = _read(path)
     assert [(r.kind, r.url, r.reason, r.error) for r in records] == [
         (KIND_RAW, "https://a.example/page", None, None),

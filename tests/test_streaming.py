@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -191,13 +192,73 @@ def test_streaming_process_commits_dedups_stops_and_resumes(tmp_path):
     assert not list((out / "_runs").glob(".*"))  # no half-written manifest
 
 
+_VOCABULARY = [
+    "harbour",
+    "council",
+    "budget",
+    "school",
+    "river",
+    "bridge",
+    "market",
+    "farmers",
+    "museum",
+    "library",
+    "station",
+    "festival",
+    "theatre",
+    "garden",
+    "forest",
+    "village",
+    "coast",
+    "weather",
+    "minister",
+    "ferry",
+    "island",
+    "storm",
+    "rain",
+    "teacher",
+    "student",
+    "hospital",
+    "doctor",
+    "nurse",
+    "train",
+    "road",
+    "traffic",
+    "mayor",
+    "election",
+    "vote",
+    "court",
+    "judge",
+    "police",
+    "fire",
+    "summer",
+    "winter",
+    "autumn",
+    "spring",
+    "harvest",
+    "wheat",
+    "apple",
+    "orchard",
+    "bakery",
+    "bread",
+    "coffee",
+    "concert",
+    "choir",
+    "painting",
+    "gallery",
+    "bicycle",
+    "tram",
+    "airport",
+    "flight",
+    "tourist",
+    "hotel",
+]
+
+
 def _article(topic: str, seed: int) -> str:
-    """About 80 words on ``topic``, different for every seed."""
-    words = ["harbour", "council", "budget", "school", "river", "bridge", "market", "farmers",
-             "museum", "library", "station", "festival", "theatre", "garden", "forest", "village",
-             "coast", "weather", "minister"]  # fmt: skip
-    body = " ".join(words[(seed * 5 + i * (seed + 2)) % len(words)] for i in range(80))
-    return f"{topic} report {seed}. {body}."
+    """About 80 words on ``topic``, different for every seed (no near duplicates)."""
+    rng = random.Random(seed)
+    return f"{topic} report {seed}. " + " ".join(rng.choices(_VOCABULARY, k=80)) + "."
 
 
 def test_a_replaced_file_is_ingested_again_and_its_repeated_pages_marked(tmp_path):
@@ -251,6 +312,39 @@ def test_a_replaced_file_is_ingested_again_and_its_repeated_pages_marked(tmp_pat
         ("https://x.example/b", "s-000001"),
         ("https://x.example/c", "s-000001"),
     ]
+
+
+def test_a_writer_that_pauses_gets_all_its_records_ingested(tmp_path):
+    """The first records of a file written in place were committed, then the writer added
+    more: the new version is read whole, the repeated records are marked ``exact``."""
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inp.mkdir()
+    out.mkdir()
+    log = inp / "log.jsonl"
+    records = [json.dumps({"url": f"https://y.example/{i}", "text": _article("Log", i)}) + "\n"
+               for i in range(19)]  # fmt: skip
+    log.write_text("".join(records[:10]))
+    proc = _start(inp, out, state, "--settle_seconds", "0")
+    _wait_for(lambda: _committed(out, "s-000000"), proc, "the first 10 records")
+    with log.open("a") as handle:  # the writer resumes
+        handle.write("".join(records[10:]))
+    _wait_for(lambda: _committed(out, "s-000001"), proc, "the file's new version")
+    _stop(proc)
+
+    manifest = json.loads((out / "_runs" / "s-000001.json").read_text())
+    assert [f["replaces"] for f in manifest["streaming"]["files"]] == ["s-000000"]
+    assert manifest["counts"]["records_read"] == 19
+    con = connect(out)
+    counts = con.execute(
+        "SELECT run_id, dup_status, count(*), count(DISTINCT url) FROM pages "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    assert counts == [
+        ("s-000000", "unique", 10, 10),
+        ("s-000001", "exact", 10, 10),
+        ("s-000001", "unique", 9, 9),
+    ]
+    assert con.execute("SELECT count(DISTINCT url) FROM pages").fetchone() == (19,)
 
 
 #: docs/streaming.md, "Replaced files": the rows of the latest version of every input file.

@@ -48,7 +48,8 @@ def test_read_ledger_keeps_the_latest_version_of_a_path(tmp_path):
         {"run_id": "s-000001", "streaming": {"files": [
             {"path": "/in/a", "size": 2, "mtime": 2.0, "mtime_ns": 2 * S, "sha256": "v2"}]}},
         {"run_id": "s-000000", "streaming": {"files": [
-            {"path": "/in/a", "size": 1, "mtime": 1.0}, {"path": "/in/b", "size": 1, "mtime": 1.0}]}},
+            {"path": "/in/a", "size": 1, "mtime": 1.0},
+            {"path": "/in/b", "size": 1, "mtime": 1.0}]}},
     ]  # fmt: skip
     ledger = read_ledger(str(tmp_path / "state"), manifests)
     assert ledger["/in/a"] == LedgerEntry("/in/a", 2, 2.0, "s-000001", 2 * S, "v2")
