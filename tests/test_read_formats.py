@@ -95,10 +95,15 @@ def test_json_single_object_pretty_printed_is_one_record(tmp_path):
     assert record.fetch_time == 1577923200_000_000
 
 
-def test_json_named_file_holding_json_lines_is_read_as_lines(tmp_path):
+@pytest.mark.parametrize("first_text_chars", [10, 2_000_000])  # a first line over 1 MB too
+def test_json_named_file_holding_json_lines_is_read_as_lines(tmp_path, first_text_chars):
     path = tmp_path / "export.json"
-    path.write_text("\n".join(json.dumps(p) for p in _pages(4)) + "\n")
-    assert [r.url for r in _read(path)] == [f"https://a.example/{i}" for i in range(4)]
+    pages = _pages(4)
+    pages[0]["text"] = "x" * first_text_chars
+    path.write_text("\n".join(json.dumps(p) for p in pages) + "\n")
+    records = _read(path)
+    assert [r.url for r in records] == [f"https://a.example/{i}" for i in range(4)]
+    assert len(records[0].text) == first_text_chars
 
 
 @pytest.mark.parametrize(

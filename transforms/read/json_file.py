@@ -4,7 +4,7 @@ The first non-blank line decides: ``[`` starts an array, streamed item by item w
 (positions are item numbers from 1; one item is held in memory at a time); a line holding a
 whole JSON object means JSON Lines (``jsonl``: many exports name them ``.json``); any other
 ``{`` starts one pretty-printed object (one record, position 1, the file bounded by
-``MAX_RECORD_BYTES``). Anything else is one ``not_pages`` dead record for the file, never
+``MAX_RECORD_BYTES``). Finding the first line reads it whole (up to ``MAX_RECORD_BYTES``). Anything else is one ``not_pages`` dead record for the file, never
 one dead record per line. An array cut or broken midway keeps the items before the damage
 and gives one ``invalid_json`` (or ``truncated``) record for the rest.
 """
@@ -28,17 +28,14 @@ from pagestream.transforms.read.jsonl import object_record, read_jsonl
 
 __all__ = ["read_json"]
 
-#: How far the first non-blank line is looked for (a longer first line is read as JSON Lines).
-_HEAD_BYTES = 1 << 20
 _STREAM_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def _first_line(path: str) -> bytes:
-    """The first non-blank line of the file (at most ``_HEAD_BYTES``), stripped; b"" if none."""
+    """The first non-blank line of the file, stripped (b"" if none); a line over
+    ``MAX_RECORD_BYTES`` is cut there (then it cannot parse: see ``read_json``)."""
     with open_input(path, "json") as stream:
-        read = 0
-        while read < _HEAD_BYTES and (line := stream.readline(_HEAD_BYTES)):
-            read += len(line)
+        while line := stream.readline(MAX_RECORD_BYTES + 1):
             if line.strip():
                 return line.strip().removeprefix(b"\xef\xbb\xbf")
     return b""
@@ -61,8 +58,8 @@ def read_json(path: str) -> Iterator[RawPage]:
         yield dead_raw("", f"{path}#0", STAGE, "empty", error="the file has no records")
     elif head.startswith(b"["):
         yield from _read_array(path)
-    elif head.startswith(b"{") and _is_json_object(head):
-        yield from read_jsonl(path)
+    elif head.startswith(b"{") and (len(head) > MAX_RECORD_BYTES or _is_json_object(head)):
+        yield from read_jsonl(path)  # (a first line too long to hold: read_jsonl reports it)
     elif head.startswith(b"{"):
         yield from _read_object(path)
     else:
