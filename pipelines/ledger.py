@@ -113,14 +113,15 @@ def stable_files(
 
 
 def file_stat(path: str) -> tuple[int, int]:
-    """(size, mtime_ns) of a file on any Beam filesystem; raises OSError when it is gone."""
+    """(size, mtime_ns) of a file on any Beam filesystem (mtime 0 where it gives none);
+    raises OSError when it is gone."""
     if FileSystems.get_scheme(path) is None:
         info = os.stat(path)
         return info.st_size, info.st_mtime_ns
     meta = FileSystems.match([path])[0].metadata_list
     if not meta:
         raise OSError(f"{path}: gone")
-    return meta[0].size_in_bytes, int(meta[0].last_updated_in_seconds * 1e9)
+    return meta[0].size_in_bytes, int((meta[0].last_updated_in_seconds or 0) * 1e9)
 
 
 def file_sha256(path: str) -> str:
@@ -168,11 +169,8 @@ class FileWatcher:
         files, skipped = expand_inputs(self.inputs)
         self._report(skipped)
         listing = {}
-        for file in files:
-            try:
-                sig = file_stat(file.path)
-            except OSError:  # vanished since the listing
-                continue
+        for file in files:  # (a filesystem that gives no mtime: the size alone)
+            sig = (file.size, file.mtime_ns or 0)
             known = self.ledger.get(file.path)
             if known is None or not known.same_stat(*sig):
                 listing[file.path] = sig

@@ -341,6 +341,16 @@ def test_socket_is_skipped(tmp_path):
         server.close()
 
 
+def test_expand_inputs_lists_each_file_with_its_mtime(tmp_path):
+    """The streaming ledger compares (size, mtime_ns) from the listing: no stat per file."""
+    (tmp_path / "a.txt").write_text("hello")
+    os.utime(tmp_path / "a.txt", ns=(1, 1_700_000_000_123_456_789))
+    [file], _ = expand_inputs([str(tmp_path)])
+    assert (file.size, file.mtime_ns) == (5, 1_700_000_000_123_456_789)
+    [file], _ = expand_inputs([str(tmp_path / "a.txt")])
+    assert file.mtime_ns == 1_700_000_000_123_456_789
+
+
 def test_zst_warc_is_skipped_with_the_reason(tmp_path):
     (tmp_path / "a.warc.zst").write_bytes(b"x")
     assert expand_inputs([str(tmp_path)]) == (

@@ -59,6 +59,7 @@ class InputFile(NamedTuple):
     limit: int | None = None  # read at most this many records (--max_pages)
     part: int = 0  # of ``parts``: this reads the records dealt to it (read.read_records)
     parts: int = 1
+    mtime_ns: int | None = None  # when listed (None where the filesystem does not say)
 
 
 class SkippedFile(NamedTuple):
@@ -121,15 +122,34 @@ def _is_hidden(path: str, root: str) -> bool:
     )
 
 
-def _match(pattern: str) -> list[tuple[str, int]]:
+#: A file found: (path, size, mtime_ns or None).
+_Found = tuple[str, int, int | None]
+
+
+def _match(pattern: str) -> list[_Found]:
     try:
         result = FileSystems.match([pattern])[0]
     except Exception as exc:  # Beam raises BeamIOError for a missing scheme or bucket
         raise InputError(f"--input {pattern}: cannot list it ({exc})") from exc
-    return [(m.path, m.size_in_bytes) for m in result.metadata_list]
+    return [
+        (m.path, m.size_in_bytes, _ns(getattr(m, "last_updated_in_seconds", None)))
+        for m in result.metadata_list
+    ]
 
 
-def _walk_local(root: str) -> list[tuple[str, int]]:
+def _ns(seconds: float | None) -> int | None:
+    return int(seconds * 1e9) if seconds else None
+
+
+def _local(path: str) -> _Found:
+    try:
+        info = os.stat(path)
+    except OSError:  # a broken link: listed, so reading reports it as unreadable
+        return path, 0, None
+    return path, info.st_size, info.st_mtime_ns
+
+
+def _walk_local(root: str) -> list[_Found]:
     """Every file below a local directory, hidden names pruned, symlinked directories followed
     once. Hand-written rather than ``FileSystems.match(root + "**")``: a glob would read ``[``,
     ``*`` or ``?`` in the directory's own name as pattern characters and match nothing."""
@@ -141,17 +161,11 @@ def _walk_local(root: str) -> list[tuple[str, int]]:
             continue
         seen.add(real)
         subdirs[:] = sorted(d for d in subdirs if not d.startswith((".", "_")))
-        for name in sorted(names):
-            path = os.path.join(directory, name)
-            try:
-                size = os.path.getsize(path)
-            except OSError:  # a broken link: listed, so reading reports it as unreadable
-                size = 0
-            found.append((path, size))
+        found.extend(_local(os.path.join(directory, name)) for name in sorted(names))
     return found
 
 
-def _list_one(path: str) -> tuple[str, list[tuple[str, int]]]:
+def _list_one(path: str) -> tuple[str, list[_Found]]:
     """Returns (root used for the hidden-name rule, matched files) for one --input value.
 
     A local path that exists is taken literally even when its name holds glob characters.
@@ -162,7 +176,7 @@ def _list_one(path: str) -> tuple[str, list[tuple[str, int]]]:
         return root, _walk_local(root)
     if is_local and os.path.exists(path):
         path = os.path.abspath(path)
-        return path.rsplit("/", 1)[0] + "/", [(path, os.path.getsize(path))]
+        return path.rsplit("/", 1)[0] + "/", [_local(path)]
     if any(c in _GLOB_CHARS for c in path):
         root = path[: min(path.index(c) for c in _GLOB_CHARS if c in path)]
         return root.rsplit("/", 1)[0] + "/", _match(path)
@@ -195,7 +209,7 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[InputFile], list[SkippedFi
     skipped: dict[str, str] = {}
     for path in paths:
         root, matched = _list_one(path)
-        for file_path, size in matched:
+        for file_path, size, mtime_ns in matched:
             if _is_hidden(file_path, root):
                 continue
             fmt = input_format(file_path)
@@ -203,5 +217,5 @@ def expand_inputs(paths: Iterable[str]) -> tuple[list[InputFile], list[SkippedFi
             if reason:
                 skipped[file_path] = reason
             else:
-                found[file_path] = InputFile(file_path, size, fmt)
+                found[file_path] = InputFile(file_path, size, fmt, mtime_ns=mtime_ns)
     return sorted(found.values()), [SkippedFile(p, r) for p, r in sorted(skipped.items())]
