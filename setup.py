@@ -33,6 +33,9 @@ INSTALL_REQUIRES = [
     "langdetect==1.0.9",
     "babel>=2.16",
     "warcio>=1.7,<2",
+    # .json arrays are streamed item by item; .zst inputs (Beam depends on zstandard too).
+    "ijson>=3.2",
+    "zstandard>=0.21",
     "numpy>=1.24",
     "regex>=2023.0",
     "pyarrow>=14",

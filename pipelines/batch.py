@@ -192,15 +192,16 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         "inputs": {
             "files": len(files),
             "bytes": total_bytes,
-            "skipped": skipped,
+            "skipped": [s.path for s in skipped],
             "skipped_count": len(skipped),
+            "skipped_reasons": {s.path: s.reason for s in skipped},
         },
         "command": " ".join(sys.argv),
     }
     return RunPlan(
         options=options,
         files=files,
-        skipped=skipped,
+        skipped=[s.path for s in skipped],
         text=text,
         language=language,
         dedup=dedup,

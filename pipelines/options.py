@@ -47,6 +47,7 @@ class RunOptions:
     extract_timeout: float = 10.0
     streaming: bool = False
     trigger_interval: float = 10.0
+    settle_seconds: float = 5.0
     sample: bool = False
     config_file: str | None = None
     extra: dict = field(default_factory=dict)
@@ -119,12 +120,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--streaming", action="store_true", default=None, help="watch --input and ingest new files")
     add("--trigger_interval", type=float, metavar="S", help="streaming: seconds between commits")
+    add(
+        "--settle_seconds",
+        type=float,
+        metavar="S",
+        help="streaming: take a file once it is unchanged for this long (default 5)",
+    )
 
 
 _CONFIG_KEYS = {
     "input", "output", "state", "run_id", "logical_date", "min_words", "near_dup_threshold",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
-    "extract_timeout", "streaming", "trigger_interval",
+    "extract_timeout", "streaming", "trigger_interval", "settle_seconds",
 }  # fmt: skip
 
 
@@ -264,6 +271,7 @@ def parse_run_args(
     min_score = values.get("language_min_score")
     timeout = values.get("extract_timeout", 10.0)
     interval = values.get("trigger_interval", 10.0)
+    settle = values.get("settle_seconds", 5.0)
     max_pages = values.get("max_pages")
     taxonomy = values.get("taxonomy")
     if taxonomy is not None and "://" not in taxonomy and not os.path.isfile(taxonomy):
@@ -295,6 +303,7 @@ def parse_run_args(
         extract_timeout=_fraction("extract_timeout", timeout, 0.1, 3600.0),
         streaming=streaming,
         trigger_interval=_fraction("trigger_interval", interval, 0.1, 86400.0),
+        settle_seconds=_fraction("settle_seconds", settle, 0.0, 86400.0),
         sample=sample,
         config_file=args.config,
     )

@@ -25,9 +25,12 @@ missing. So:
   ``reconcile`` from the attempt recorded in the manifest (the segment files were complete
   before the manifest, since the commit step depends on them).
 
-A file is taken when it has the same size and mtime in two consecutive listings (one still
-being written waits for the next tick); writers that upload under ``.name.tmp`` and rename
-are picked up on the first tick after the rename plus one.
+**File identity** (``pipelines.ledger``): a file is keyed by path plus size, ``mtime_ns`` and
+SHA-256, taken once unchanged for ``--settle_seconds``; a file replaced with other bytes is a
+new version, ingested again by the next micro-batch, whose manifest names the micro-batch it
+``replaces``. Rows of the old version stay (committed rows are never rewritten); its pages
+that the new version repeats are marked as duplicates by ``--state``. FIFOs, sockets and
+devices are never opened: skipped, logged once and counted.
 
 **Stop.** The first SIGINT/SIGTERM lets the running micro-batch finish and commit, then exits
 0; a second one drops the running batch whole (no manifest: invisible; its files are read
@@ -38,20 +41,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pagestream.pipelines import batch
+from pagestream.pipelines.ledger import FileWatcher, read_ledger
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.read.inputs import InputError, expand_inputs
@@ -60,29 +62,17 @@ from pagestream.transforms.write.parquet import staging_dir
 from pagestream.transforms.write.progress import progress_dir, read_progress
 
 __all__ = [
-    "LedgerEntry",
     "StreamLoop",
     "main",
     "micro_batch_id",
-    "read_ledger",
     "reconcile",
     "run_unbounded",
-    "stable_files",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Consecutive failed micro-batches after which the loop gives up (exit 1).
 MAX_FAILURES = 3
 _LOCAL_RUNNERS = {"", "directrunner", "bundlebaseddirectrunner", "swallowingdirectrunner"}
-
-
-class LedgerEntry(NamedTuple):
-    """One ingested input file and the micro-batch that committed it."""
-
-    path: str
-    size: int
-    mtime: float
-    run_id: str
 
 
 class _Drop(BaseException):
@@ -109,30 +99,6 @@ def _write_json(path: str, payload: dict) -> None:
     with FileSystems.create(temporary) as handle:
         handle.write(json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
     FileSystems.rename([temporary], [path])
-
-
-def _entries(run_id: str, files: Iterable[dict]) -> list[LedgerEntry]:
-    return [LedgerEntry(f["path"], int(f["size"]), float(f["mtime"]), run_id) for f in files]
-
-
-def read_ledger(state: str, manifests: Iterable[dict]) -> dict[str, LedgerEntry]:
-    """Every ingested file: the ``STATE/ledger`` copies plus committed streaming manifests."""
-    found: dict[str, LedgerEntry] = {}
-    pattern = f"{state.rstrip('/')}/ledger/*.json"
-    try:
-        paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception:
-        paths = []
-    for path in sorted(paths):
-        if path.rsplit("/", 1)[-1].startswith((".", "_")):
-            continue
-        with FileSystems.open(path) as handle:
-            entry = json.loads(handle.read().decode("utf-8"))
-        found.update((e.path, e) for e in _entries(entry["run_id"], entry["files"]))
-    for manifest in manifests:
-        section = manifest.get("streaming") or {}
-        found.update((e.path, e) for e in _entries(manifest["run_id"], section.get("files", [])))
-    return found
 
 
 def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
@@ -162,20 +128,6 @@ def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
     return repaired
 
 
-def stable_files(
-    listing: dict[str, tuple[int, float]], previous: dict[str, tuple[int, float]]
-) -> list[str]:
-    """Paths whose (size, mtime) did not change since the previous listing, sorted."""
-    return sorted(path for path, sig in listing.items() if previous.get(path) == sig)
-
-
-def _mtime(path: str) -> float:
-    if FileSystems.get_scheme(path) is None:
-        return os.stat(path).st_mtime
-    meta = FileSystems.match([path])[0].metadata_list
-    return float(meta[0].last_updated_in_seconds) if meta else 0.0
-
-
 def _utc_today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
@@ -202,20 +154,20 @@ class StreamLoop:
         self.stop = threading.Event()
         self.dropping = False
         self.running: str | None = None
-        self.waiting = 0
         self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0}
         self.last_commit: str | None = None
         self.busy_s = 0.0
         manifests = list_manifests(options.output)
         repaired = reconcile(options.state, manifests)
-        self.ledger = read_ledger(options.state, manifests)
+        self.watch = FileWatcher(
+            options.inputs, options.settle_seconds, read_ledger(options.state, manifests), self._say
+        )
         own = [m["streaming"]["seq"] for m in manifests if self._is_own(m)]
         self.seq = max(own, default=-1) + 1
-        self.previous: dict[str, tuple[int, float]] = {}
         self._check_order()
         self._say(
             f"watching {', '.join(options.inputs)} every {options.trigger_interval:g} s; "
-            f"{len(self.ledger)} files already ingested; next micro-batch "
+            f"{len(self.watch.ledger)} files already ingested; next micro-batch "
             f"{micro_batch_id(self.base, self.seq)}"
             + (f"; repaired {', '.join(repaired)}" if repaired else "")
         )
@@ -255,33 +207,23 @@ class StreamLoop:
             )
 
     def list_new(self) -> list[str]:
-        """The stable input files not in the ledger; updates ``waiting``."""
+        """The settled input files whose version is not in the ledger (``FileWatcher``)."""
         try:
-            files, _ = expand_inputs(self.options.inputs)
+            return self.watch.poll()
         except InputError as exc:
             self._say(f"cannot list the input ({exc}); retrying")
             return []
-        listing = {}
-        for file in files:
-            if file.path in self.ledger:
-                continue
-            try:
-                listing[file.path] = (file.size, _mtime(file.path))
-            except OSError:  # vanished since the listing
-                continue
-        ready = stable_files(listing, self.previous)
-        self.previous = listing
-        self.waiting = len(listing) - len(ready)
-        return ready
+
+    @property
+    def waiting(self) -> int:
+        return self.watch.waiting
 
     # --- one micro-batch -------------------------------------------------------------------
 
     def run_batch(self, paths: list[str]) -> dict | None:
         """Runs and commits one micro-batch; returns its manifest (None if dropped)."""
         run_id = micro_batch_id(self.base, self.seq)
-        files = [
-            {"path": p, "size": self.previous[p][0], "mtime": self.previous[p][1]} for p in paths
-        ]
+        files = [self.watch.ready[p] for p in paths]
         started = time.monotonic()
         self.running = run_id
         try:
@@ -297,7 +239,7 @@ class StreamLoop:
         if manifest is None:
             raise RuntimeError(f"micro-batch {run_id} finished without a manifest")
         _write_json(_ledger_path(self.options.state, run_id), {"run_id": run_id, "files": files})
-        self.ledger.update((e.path, e) for e in _entries(run_id, files))
+        self.watch.record(run_id, files)
         self.seq += 1
         self._record(manifest, len(files), time.monotonic() - started)
         return manifest
@@ -365,7 +307,7 @@ class StreamLoop:
                     break
             except (OptionsError, InputError) as exc:  # a file vanished or changed meanwhile
                 self._say(f"skipped this tick: {exc}")
-                self.previous = {}
+                self.watch.previous = {}
             except Exception as exc:  # noqa: BLE001 - a failed micro-batch is retried
                 failures += 1
                 self._say(f"micro-batch failed ({type(exc).__name__}: {exc}); attempt {failures}")
@@ -375,7 +317,8 @@ class StreamLoop:
         s = self.session
         self._say(
             f"stopped: {s['batches']} micro-batches committed this session "
-            f"({s['files']} files, {s['records']} records, {s['pages']} pages)"
+            f"({s['files']} files, {s['records']} records, {s['pages']} pages; "
+            f"{len(self.watch.not_files)} non-regular files skipped)"
         )
         return EXIT_OK
 

@@ -10,7 +10,13 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, KIND_REJECTED
 from pagestream.transforms.read.common import parse_fetch_time
-from pagestream.transforms.read.inputs import InputError, InputFile, expand_inputs, input_format
+from pagestream.transforms.read.inputs import (
+    InputError,
+    InputFile,
+    SkippedFile,
+    expand_inputs,
+    input_format,
+)
 from pagestream.transforms.read.pages import (
     RECORD_WEIGHT,
     ReadPages,
@@ -29,7 +35,7 @@ HTML = "<html><head><title>T</title></head><body><p>{}</p></body></html>"
         ("a.warc.gz", "warc"),
         ("A.WARC.GZ", "warc"),
         ("feed.jsonl", "jsonl"),
-        ("feed.json.gz", "jsonl"),
+        ("feed.json.gz", "json"),
         ("page.html", "html"),
         ("page.htm.gz", "html"),
         ("scrape.txt", "txt"),
@@ -86,7 +92,7 @@ def test_expand_inputs_walks_directories_and_ignores_hidden_names(tmp_path):
         (str(root / "sub" / "b.html"), "html"),
         (str(root / "sub" / "deeper" / "c.jsonl"), "jsonl"),
     ]
-    assert skipped == [str(root / "notes.md")]
+    assert skipped == [SkippedFile(str(root / "notes.md"), "unknown_format")]
     assert files[0].size == 5
 
 
@@ -187,10 +193,11 @@ def test_warc_pages_statuses_and_non_html_records(shared):
     records = list(read_records(file))
     raw = [r for r in records if r.kind == KIND_RAW]
     rejected = [r for r in records if r.kind == KIND_REJECTED]
-    # 140 text/html responses: 94 with HTTP 200, 46 redirects or 404s (data README).
-    assert (len(raw), len(rejected), len(records)) == (94, 46, 140)
-    assert {r.reason for r in rejected} == {"http_status"}
-    assert {r.http_status for r in rejected} == {404, 302, 301}
+    # 140 text/html responses: 94 with HTTP 200, 46 redirects or 404s (data README); 121
+    # responses of other types: one 404, 120 rejected as not_html:<type> (test_read_formats).
+    assert (len(raw), len(rejected), len(records)) == (94, 167, 261)
+    assert sum(r.reason == "http_status" for r in rejected) == 47
+    assert {r.http_status for r in rejected if r.reason == "http_status"} == {404, 302, 301}
     assert all(r.html and r.url.startswith("http") and r.fetch_time for r in raw)
     offsets = [int(r.source.rsplit("#", 1)[1]) for r in records]
     assert offsets == sorted(offsets)

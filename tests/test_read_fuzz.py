@@ -7,6 +7,7 @@ import itertools
 import os
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,10 @@ SEEDS = [
     b"<html><head><meta charset=utf-16></head><body><p>x</p></body></html>",
     b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
     b"\xff\xfe<\x00p\x00>\x00",
+    b'[{"url": "u", "text": "t"}, {"html": ',
+    b'{\n  "url": "u",\n  "text": "t"\n}',
+    b"WARC/1.0\r\nWARC-Type: conversion\r\nContent-Length: 5\r\n\r\ntext\n",
+    b"\x28\xb5\x2f\xfd",  # a zstd frame
 ]
 payloads = st.one_of(
     st.binary(max_size=2000),
@@ -38,7 +43,14 @@ payloads = st.one_of(
     ),
     st.text(max_size=500).map(lambda s: s.encode("utf-8", "surrogatepass")),
 )
-ENDINGS = [".jsonl", ".json.gz", ".html", ".txt", ".warc", ".warc.gz", ".html.gz", ".txt.gz"]
+ENDINGS = [".jsonl", ".json.gz", ".html", ".txt", ".warc", ".warc.gz", ".html.gz", ".txt.gz",
+           ".json", ".jsonl.zst", ".txt.zst", ".warc.wet.gz", ".wet"]  # fmt: skip
+
+
+def _compressed(data: bytes, ending: str) -> bytes:
+    if ending.endswith(".gz"):
+        return gzip.compress(data, mtime=0)
+    return zstandard.ZstdCompressor().compress(data) if ending.endswith(".zst") else data
 
 
 def _check_records(path: str, records: list) -> None:
@@ -59,7 +71,7 @@ def _check_records(path: str, records: list) -> None:
 @given(data=payloads, ending=st.sampled_from(ENDINGS), compress=st.booleans())
 def test_read_records_never_raises(tmp_path, data, ending, compress):
     path = tmp_path / f"f{next(_names)}{ending}"
-    path.write_bytes(gzip.compress(data, mtime=0) if compress and ending.endswith(".gz") else data)
+    path.write_bytes(_compressed(data, ending) if compress else data)
     records = list(read_records(InputFile(str(path), len(data), input_format(str(path)))))
     _check_records(str(path), records)
     if ending.split(".")[1] in ("html", "txt"):
@@ -133,7 +145,7 @@ def test_expand_inputs_takes_odd_names_literally(tmp_path, stem, ending):
     for given_path in (str(directory), str(path)):
         files, skipped = expand_inputs([given_path])
         if ending == ".md":
-            assert [f.path for f in files] == [] and skipped == [str(path)]
+            assert [f.path for f in files] == [] and [s.path for s in skipped] == [str(path)]
         else:
             assert [f.path for f in files] == [str(path)] and skipped == []
             assert file_of(f"{files[0].path}#0") == str(path)

@@ -7,8 +7,10 @@ finishes the running micro-batch on SIGTERM and exits 0; a restart ingests only 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -18,12 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pagestream.pipelines.streaming import (
-    micro_batch_id,
-    read_ledger,
-    reconcile,
-    stable_files,
-)
+from pagestream.pipelines.ledger import read_ledger, stable_files
+from pagestream.pipelines.streaming import micro_batch_id, reconcile
 from pagestream.query import connect
 from pagestream.transforms.dedup import state as dedup_state
 
@@ -86,10 +84,10 @@ def test_ledger_is_derived_from_committed_manifests_and_repaired(tmp_path):
 # --- a real streaming process -------------------------------------------------------------------
 
 
-def _start(inp: Path, out: Path, state: Path) -> subprocess.Popen:
+def _start(inp: Path, out: Path, state: Path, *extra: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "pagestream.cli", "run", "--streaming", "--input", str(inp),
             "--output", str(out), "--state", str(state), "--run_id", "s",
-            "--trigger_interval", "1", "--quiet"]  # fmt: skip
+            "--trigger_interval", "1", "--quiet", *extra]  # fmt: skip
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(out.parent)
     )
@@ -192,3 +190,166 @@ def test_streaming_process_commits_dedups_stops_and_resumes(tmp_path):
     )
     assert len(rows) == 5
     assert not list((out / "_runs").glob(".*"))  # no half-written manifest
+
+
+_VOCABULARY = [
+    "harbour",
+    "council",
+    "budget",
+    "school",
+    "river",
+    "bridge",
+    "market",
+    "farmers",
+    "museum",
+    "library",
+    "station",
+    "festival",
+    "theatre",
+    "garden",
+    "forest",
+    "village",
+    "coast",
+    "weather",
+    "minister",
+    "ferry",
+    "island",
+    "storm",
+    "rain",
+    "teacher",
+    "student",
+    "hospital",
+    "doctor",
+    "nurse",
+    "train",
+    "road",
+    "traffic",
+    "mayor",
+    "election",
+    "vote",
+    "court",
+    "judge",
+    "police",
+    "fire",
+    "summer",
+    "winter",
+    "autumn",
+    "spring",
+    "harvest",
+    "wheat",
+    "apple",
+    "orchard",
+    "bakery",
+    "bread",
+    "coffee",
+    "concert",
+    "choir",
+    "painting",
+    "gallery",
+    "bicycle",
+    "tram",
+    "airport",
+    "flight",
+    "tourist",
+    "hotel",
+]
+
+
+def _article(topic: str, seed: int) -> str:
+    """About 80 words on ``topic``, different for every seed (no near duplicates)."""
+    rng = random.Random(seed)
+    return f"{topic} report {seed}. " + " ".join(rng.choices(_VOCABULARY, k=80)) + "."
+
+
+def test_a_replaced_file_is_ingested_again_and_its_repeated_pages_marked(tmp_path):
+    """tmp+rename over an ingested file: its new version is read by the next micro-batch,
+    which names the one it replaces; the old rows stay and the new version's pages are
+    marked against them (the same page: ``exact``; the same url, new text: ``url``); the
+    documented latest-version query returns the new version whole."""
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inp.mkdir()
+    out.mkdir()
+    feed = inp / "feed.jsonl"
+
+    def write(path, pages):
+        path.write_text("".join(json.dumps({"url": u, "text": t}) + "\n" for u, t in pages))
+
+    a, b = (
+        ("https://x.example/a", _article("Harbour", 1)),
+        ("https://x.example/b", _article("Bridge", 2)),
+    )
+    write(feed, [a, b])
+    proc = _start(inp, out, state, "--settle_seconds", "0")
+    _wait_for(lambda: _committed(out, "s-000000"), proc, "the first version")
+    b2, c = (
+        ("https://x.example/b", _article("Museum", 7)),
+        ("https://x.example/c", _article("Forest", 9)),
+    )
+    write(inp / ".feed.jsonl.tmp", [a, b2, c])
+    os.replace(inp / ".feed.jsonl.tmp", feed)
+    _wait_for(lambda: _committed(out, "s-000001"), proc, "the replaced file's micro-batch")
+    _stop(proc)
+
+    manifest = json.loads((out / "_runs" / "s-000001.json").read_text())
+    [entry] = manifest["streaming"]["files"]
+    assert (entry["path"], entry["replaces"]) == (str(feed), "s-000000")
+    assert entry["sha256"] == hashlib.sha256(feed.read_bytes()).hexdigest()
+    assert manifest["counts"]["records_read"] == 3
+    con = connect(out)
+    rows = con.execute(
+        "SELECT url, run_id, dup_status, dup_run, left(text, 20) FROM pages ORDER BY url, run_id"
+    ).fetchall()
+    assert rows == [
+        ("https://x.example/a", "s-000000", "unique", None, a[1][:20]),
+        ("https://x.example/a", "s-000001", "exact", "s-000000", a[1][:20]),
+        ("https://x.example/b", "s-000000", "unique", None, b[1][:20]),
+        ("https://x.example/b", "s-000001", "url", "s-000000", b2[1][:20]),
+        ("https://x.example/c", "s-000001", "unique", None, c[1][:20]),
+    ]
+    latest = con.execute(LATEST_VERSION_SQL).fetchall()  # the recipe in docs/streaming.md
+    assert latest == [
+        ("https://x.example/a", "s-000001"),
+        ("https://x.example/b", "s-000001"),
+        ("https://x.example/c", "s-000001"),
+    ]
+
+
+def test_a_writer_that_pauses_gets_all_its_records_ingested(tmp_path):
+    """The first records of a file written in place were committed, then the writer added
+    more: the new version is read whole, the repeated records are marked ``exact``."""
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inp.mkdir()
+    out.mkdir()
+    log = inp / "log.jsonl"
+    records = [json.dumps({"url": f"https://y.example/{i}", "text": _article("Log", i)}) + "\n"
+               for i in range(19)]  # fmt: skip
+    log.write_text("".join(records[:10]))
+    proc = _start(inp, out, state, "--settle_seconds", "0")
+    _wait_for(lambda: _committed(out, "s-000000"), proc, "the first 10 records")
+    with log.open("a") as handle:  # the writer resumes
+        handle.write("".join(records[10:]))
+    _wait_for(lambda: _committed(out, "s-000001"), proc, "the file's new version")
+    _stop(proc)
+
+    manifest = json.loads((out / "_runs" / "s-000001.json").read_text())
+    assert [f["replaces"] for f in manifest["streaming"]["files"]] == ["s-000000"]
+    assert manifest["counts"]["records_read"] == 19
+    con = connect(out)
+    counts = con.execute(
+        "SELECT run_id, dup_status, count(*), count(DISTINCT url) FROM pages "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    assert counts == [
+        ("s-000000", "unique", 10, 10),
+        ("s-000001", "exact", 10, 10),
+        ("s-000001", "unique", 9, 9),
+    ]
+    assert con.execute("SELECT count(DISTINCT url) FROM pages").fetchone() == (19,)
+
+
+#: docs/streaming.md, "Replaced files": the rows of the latest version of every input file.
+LATEST_VERSION_SQL = """
+SELECT url, run_id FROM pages
+QUALIFY run_id = max(run_id) OVER (PARTITION BY regexp_replace(source, '#[0-9]+$', ''))
+ORDER BY url
+"""

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from importlib import resources
 
 from pagestream import __version__
@@ -76,6 +77,18 @@ def _most_common(counts: dict, n: int) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
+def _skipped_files(inputs: dict, named: int = 3) -> str:
+    """``2 (1 fifo, 1 unknown_format): x.txt (fifo), notes.md (unknown_format)``: the
+    count by reason, then the first few files by name, with why."""
+    reasons = inputs.get("skipped_reasons") or {}
+    paths = inputs.get("skipped") or []
+    by_reason = Counter(reasons.get(path, "unknown_format") for path in paths)
+    names = [f"{path} ({reasons.get(path, 'unknown_format')})" for path in paths[:named]]
+    more = f", ... {len(paths) - named} more in the manifest" if len(paths) > named else ""
+    counts = ", ".join(f"{n} {reason}" for reason, n in sorted(by_reason.items()))
+    return f"{inputs['skipped_count']} ({counts}): {', '.join(names)}{more}"
+
+
 def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     """A short human summary of a committed run."""
     stream = stream or sys.stdout
@@ -96,9 +109,7 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
     for item in manifest.get("reasons", []):
         lines.append(f"    {item['table']:<12} {item['stage']}/{item['reason']}: {item['count']}")
     if manifest["inputs"].get("skipped_count"):
-        lines.append(
-            f"  skipped files  {manifest['inputs']['skipped_count']} (not an input format)"
-        )
+        lines.append(f"  skipped files  {_skipped_files(manifest['inputs'])}")
     if manifest.get("languages"):
         langs = ", ".join(f"{k} {v}" for k, v in _most_common(manifest["languages"], 10))
         lines.append(f"  languages      {langs}")

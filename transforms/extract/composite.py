@@ -35,7 +35,13 @@ from pagestream.transforms.clean.sites import site_of
 from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
-from pagestream.transforms.extract.config import ExtractConfig, Extracted, ExtractionError
+from pagestream.transforms.extract.config import (
+    ExtractConfig,
+    Extracted,
+    ExtractionError,
+    PageTooLarge,
+)
+from pagestream.transforms.extract.html import page_bytes_over
 from pagestream.transforms.process_gc import freeze_loaded_objects
 from pagestream.transforms.read.html_head import html_lang
 from pagestream.transforms.write.progress import Heartbeat
@@ -210,7 +216,12 @@ class ExtractFn(beam.DoFn):
         if raw.kind != KIND_RAW:
             yield page
         elif raw.html is None:
-            yield page._replace(text=raw.text or "", extractor="plaintext")
+            text = raw.text or ""
+            if page_bytes_over(text, self.config.max_page_bytes):  # the bound of HTML pages too
+                too_large = PageTooLarge(f"text over max_page_bytes={self.config.max_page_bytes}")
+                yield self._dead(page, text, too_large)
+            else:
+                yield page._replace(text=text, extractor="plaintext")
         else:
             extracted = self._extract(page, raw, (timestamp, window, pane))
             if extracted is not None:

@@ -1,10 +1,12 @@
-"""Reading raw pages: WARC, JSON Lines, HTML and plain-text files -> ``RawPage`` records.
+"""Reading raw pages: WARC, WET, JSON Lines, JSON, HTML and plain-text files -> ``RawPage``.
 
-- ``inputs``: globs and directories expanded into a sorted file list (``expand_inputs``);
+- ``inputs``: globs and directories expanded into a sorted file list (``expand_inputs``),
+  with the files skipped and why (``SkippedFile``);
 - ``pages``: ``read_records`` (one file, record by record), the ``--max_pages`` plan, splitting
   files among workers, and the composite ``ReadPages``;
-- ``jsonl``, ``warc`` (+ ``warc_scan``), ``files``: one reader per format; ``common``: what
-  they share; ``html_decode`` and ``html_head``: bytes -> str, and cheap head scans.
+- ``jsonl``, ``json_file``, ``warc`` (+ ``warc_scan``; WET too), ``files``: one reader per
+  format; ``common``: what they share; ``html_decode`` and ``html_head``: bytes -> str, and
+  cheap head scans.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
         FORMATS,
         InputError,
         InputFile,
+        SkippedFile,
         expand_inputs,
         input_format,
     )
@@ -38,6 +41,7 @@ _EXPORTS = {
     "MAX_RECORD_BYTES": "pagestream.transforms.read.common",
     "RECORD_WEIGHT": "pagestream.transforms.read.pages",
     "ReadPages": "pagestream.transforms.read.pages",
+    "SkippedFile": "pagestream.transforms.read.inputs",
     "expand_inputs": "pagestream.transforms.read.inputs",
     "file_uri": "pagestream.transforms.read.common",
     "input_format": "pagestream.transforms.read.inputs",
@@ -54,6 +58,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "RECORD_WEIGHT",
     "ReadPages",
+    "SkippedFile",
     "expand_inputs",
     "file_uri",
     "input_format",

@@ -7,6 +7,7 @@ Used by ``read_jsonl``, ``read_files`` and ``read_warc``; the composite is ``rea
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from datetime import datetime, timezone
@@ -18,8 +19,10 @@ from apache_beam.io.filesystems import FileSystems
 from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.write.progress import track_read
+from pagestream.transforms.read.inputs import not_regular
 
 __all__ = [
+    "CorruptStream",
     "MAX_RECORD_BYTES",
     "STAGE",
     "file_uri",
@@ -72,20 +75,72 @@ def file_uri(path: str) -> str:
 
 
 def open_input(path: str, fmt: str):
-    """Opens ``path`` for streaming; gzip is decompressed on the fly (warcio does WARC's own)."""
+    """Opens ``path`` for streaming; gzip and zstd are decompressed on the fly (warcio does
+    WARC's own gzip).
+
+    Raises:
+        OSError: ``path`` is a local FIFO, socket or device (opening one could block for ever;
+            ``expand_inputs`` skips them, this catches one that replaced a file since).
+    """
+    kind = not_regular(path)
+    if kind:
+        raise OSError(f"{path}: not a regular file ({kind})")
     raw = track_read(FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED))
-    if fmt == "warc":
+    if fmt in ("warc", "wet"):
         return raw
-    if path.lower().endswith(".gz"):
+    name = path.lower()
+    if name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")
+    if name.endswith(".zst"):
+        return io.BufferedReader(_ZstdStream(raw), buffer_size=1 << 20)
     return raw
+
+
+class CorruptStream(OSError):
+    """Compressed data that cannot be decompressed (for codecs without their own OSError)."""
+
+
+class _ZstdStream(io.RawIOBase):
+    """A zstd-compressed stream, frame after frame, that raises ``EOFError`` when the data
+    ends inside a frame. Hand-written over ``zstandard.ZstdDecompressor().decompressobj``:
+    the library's ``stream_reader`` returns a cut file's data without saying it is cut."""
+
+    def __init__(self, raw) -> None:
+        import zstandard  # a dependency of Beam's too; imported only for .zst inputs
+
+        self.error = zstandard.ZstdError
+        self.raw, self.new = raw, zstandard.ZstdDecompressor().decompressobj
+        self.frame, self.pending, self.started = self.new(), b"", False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            block = self.raw.read(1 << 20)
+            if not block:
+                if self.started and not self.frame.eof:
+                    raise EOFError("the zstd stream ends inside a frame")
+                return 0
+            while block:
+                if self.frame.eof:  # the next frame of a multi-frame file
+                    self.frame = self.new()
+                self.started = True
+                try:
+                    self.pending += self.frame.decompress(block)
+                except self.error as exc:
+                    raise CorruptStream(str(exc)) from exc
+                block = self.frame.unused_data if self.frame.eof else b""
+        size = min(len(buffer), len(self.pending))
+        buffer[:size], self.pending = self.pending[:size], self.pending[size:]
+        return size
 
 
 def stream_failure(exc: BaseException) -> str:
     """The dead-letter reason for an exception raised while streaming a file."""
     if isinstance(exc, EOFError):
         return "truncated"  # a compressed stream that ends before its end marker
-    if isinstance(exc, zlib.error | gzip.BadGzipFile):
+    if isinstance(exc, zlib.error | gzip.BadGzipFile | CorruptStream):
         return "corrupt"
     return "unreadable"
 

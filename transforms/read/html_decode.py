@@ -115,5 +115,15 @@ def _sniff(payload: bytes) -> str | None:
     start = max(0, first.start() - 1024) if first else 0
     sample = payload[start : start + _SNIFF_BYTES]
     cut = sample.rfind(b"<")  # "<" never occurs inside a multi-byte character
-    best = from_bytes(sample[:cut] if cut > len(sample) // 2 else sample).best()
-    return _codec(best.encoding) if best is not None else None
+    matches = list(from_bytes(sample[:cut] if cut > len(sample) // 2 else sample))
+    if not matches:
+        return None
+    best = matches[0]
+    # On a short text several single-byte codecs fit equally well (charset_normalizer
+    # ranks "Café crème" cp1250 -> "crčme" first, tied with cp1252); among the tied best,
+    # prefer cp1252, the browsers' default for legacy pages and the most common one.
+    tied = [
+        m.encoding for m in matches
+        if (m.percent_chaos, m.percent_coherence) == (best.percent_chaos, best.percent_coherence)
+    ]  # fmt: skip
+    return _codec("cp1252" if "cp1252" in tied else best.encoding)

@@ -22,7 +22,7 @@ from pagestream.transforms.read.common import (
     too_large,
 )
 
-__all__ = ["jsonl_record", "read_jsonl"]
+__all__ = ["jsonl_record", "object_record", "read_jsonl"]
 
 
 def jsonl_record(line: bytes, source: str) -> RawPage:
@@ -30,10 +30,16 @@ def jsonl_record(line: bytes, source: str) -> RawPage:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return dead_raw("", source, STAGE, "invalid_json", exc, content=line)
+    return object_record(obj, source, line)
+
+
+def object_record(obj: object, source: str, line: str | bytes) -> RawPage:
+    """The record of one parsed JSON value (a JSON Lines line, an item of a JSON array);
+    ``line`` is its text, kept as the excerpt of a dead record."""
     if not isinstance(obj, dict):
         return dead_raw(
             "", source, STAGE, "not_an_object",
-            error=f"a JSON Lines record must be an object, got {type(obj).__name__}", content=line,
+            error=f"a JSON record must be an object, got {type(obj).__name__}", content=line,
         )  # fmt: skip
     url = obj.get("url")
     if url is not None and not isinstance(url, str):

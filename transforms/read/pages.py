@@ -1,4 +1,4 @@
-"""Reading raw pages: WARC, JSON Lines, HTML and plain-text files, gzip'd or not.
+"""Reading raw pages: WARC, WET, JSON Lines, JSON, HTML and plain-text files, compressed or not.
 
 Globs and directories are expanded into a file list while the graph is built (``expand_inputs``),
 so parallelism comes from the file list on every runner (``Read``/``Reshuffle`` are no-ops on the
@@ -46,8 +46,9 @@ from pagestream.transforms.read.files import read_whole
 from pagestream.transforms.read.inputs import (
     InputFile,
 )
+from pagestream.transforms.read.json_file import read_json
 from pagestream.transforms.read.jsonl import read_jsonl
-from pagestream.transforms.read.warc import read_warc
+from pagestream.transforms.read.warc import read_warc, read_wet
 from pagestream.transforms.write.progress import Heartbeat, forget_read, read_position
 
 __all__ = [
@@ -58,7 +59,8 @@ __all__ = [
     "split_files",
 ]
 
-_READERS = {"jsonl": read_jsonl, "warc": read_warc}
+#: Readers of files with many records (the others hold one page: ``read_whole``).
+_READERS = {"jsonl": read_jsonl, "json": read_json, "warc": read_warc, "wet": read_wet}
 
 
 def _utf8(value: str | None) -> str | None:
@@ -183,7 +185,7 @@ class ReadRecordsFn(beam.DoFn):
         for record in read_records(file):
             self.read.inc()
             position = read_position()
-            if position is None and file.fmt == "warc":
+            if position is None and file.fmt in ("warc", "wet"):
                 position = _offset(record.source)
             if position is not None:
                 position = min(position * share // max(file.size, 1), share)

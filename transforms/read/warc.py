@@ -1,15 +1,22 @@
-"""Reading WARC files (gzip'd per record, as one whole member, or not at all).
+"""Reading WARC files (gzip'd per record, as one whole member, or not at all), and WET files.
 
-Only HTML ``response`` records become pages: non-2xx responses are ``rejected`` with reason
-``http_status``, other record types are skipped. The position is the byte offset of the record
-(in the decompressed stream for a WARC gzip'd as one whole file). A record shorter than its
-``Content-Length`` is ``truncated``; a garbage region between records gives one ``corrupt``
-record and reading resumes at the next record (``warc_scan`` finds it).
+Every HTTP ``response`` record is one record: an HTML page (``text/html``, XHTML), or
+``rejected`` with reason ``http_status`` (not 2xx) or ``not_html:<media type>`` (a 2xx
+response of another type: ``not_html:application/pdf``, ``not_html:image/gif``, or
+``not_html:none`` without a Content-Type), so they are counted by type. Other record types
+(request, metadata, warcinfo, DNS responses without HTTP headers) are not pages and are passed
+over. In a WET file (``read_wet``) each ``conversion`` record is one plain-text page.
+
+The position is the byte offset of the record (in the decompressed stream for a WARC gzip'd
+as one whole file). A record shorter than its ``Content-Length`` is ``truncated``; a garbage
+region between records gives one ``corrupt`` record and reading resumes at the next record
+(``warc_scan`` finds it).
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -33,7 +40,7 @@ from pagestream.transforms.read.warc_scan import (
     starts_record,
 )
 
-__all__ = ["read_warc"]
+__all__ = ["read_warc", "read_wet"]
 
 # warcio parses records but, on damaged files, stops silently (a gzip member cut short), returns
 # a record shorter than its Content-Length without saying so, or raises and cannot go on. So the
@@ -42,6 +49,7 @@ __all__ = ["read_warc"]
 # starting with ``WARC/``) and resumes there with a new iterator.
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_MIME = re.compile(r"[^a-z0-9!#$&^_.+/-]")  # what may stand in a media type (RFC 6838)
 _WHOLE_GZIP = "non-chunked gzip"  # warcio's message for a WARC gzip'd as one member
 
 
@@ -53,17 +61,18 @@ def _warc_charset(content_type: str) -> str | None:
     return None
 
 
-def _warc_page(record, source: str) -> RawPage | None:
-    """A RawPage for an HTML response record; None for records that are not pages."""
+def _check_header(record) -> None:
     length = record.rec_headers.get_header("length") or ""
     if record.format == "arc" and not (record.rec_headers.get_header("uri") and length.isdigit()):
         # warcio falls back to the old ARC format for any line it cannot read as a WARC
         # header; an ARC "record" without a url is damage, not a page.
         raise ValueError("not a WARC or ARC record header")
+
+
+def _warc_page(record, source: str) -> RawPage | None:
+    """The record of an HTTP response; None for records that are not responses."""
+    _check_header(record)
     if record.rec_type != "response" or record.http_headers is None:
-        return None
-    content_type = record.http_headers.get_header("Content-Type") or ""
-    if content_type.split(";")[0].strip().lower() not in _HTML_TYPES:
         return None
     url = record.rec_headers.get_header("WARC-Target-URI") or ""
     status_text = record.http_headers.get_statuscode() or ""
@@ -77,6 +86,14 @@ def _warc_page(record, source: str) -> RawPage | None:
             KIND_REJECTED, url, source, fetch_time, status, stage=STAGE, reason="http_status",
             error=f"HTTP status {status_text or 'missing'}",
         )  # fmt: skip
+    content_type = record.http_headers.get_header("Content-Type") or ""
+    mime = content_type.split(";")[0].strip().lower()
+    if mime not in _HTML_TYPES:
+        return RawPage(
+            KIND_REJECTED, url, source, fetch_time, status, stage=STAGE,
+            reason=f"not_html:{_MIME.sub('', mime)[:60] or 'none'}",
+            error=f"Content-Type {content_type.strip() or 'missing'}",
+        )  # fmt: skip
     payload = record.content_stream().read(MAX_RECORD_BYTES + 1)
     if len(payload) > MAX_RECORD_BYTES:
         return too_large(url, source, "the payload")
@@ -84,6 +101,22 @@ def _warc_page(record, source: str) -> RawPage | None:
         KIND_RAW, url, source, fetch_time, status,
         html=decode_html(payload, _warc_charset(content_type)),
     )  # fmt: skip
+
+
+def _wet_page(record, source: str) -> RawPage | None:
+    """A plain-text page for a WET ``conversion`` record; None for other records."""
+    _check_header(record)
+    if record.rec_type != "conversion":
+        return None
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    try:
+        fetch_time = parse_fetch_time(record.rec_headers.get_header("WARC-Date"))
+    except ValueError as exc:
+        return dead_raw(url, source, STAGE, "invalid_fetch_time", exc)
+    payload = record.content_stream().read(MAX_RECORD_BYTES + 1)
+    if len(payload) > MAX_RECORD_BYTES:
+        return too_large(url, source, "the payload")
+    return RawPage(KIND_RAW, url, source, fetch_time, None, text=decode_html(payload, "utf-8"))
 
 
 def _cut(record) -> str | None:
@@ -105,7 +138,7 @@ class _Stop(NamedTuple):
     yielded: frozenset[int]  # offsets of the records yielded
 
 
-def _warc_pass(stream, path: str, start: int, skip: frozenset[int], gzipped: bool):
+def _warc_pass(stream, path: str, start: int, skip: frozenset[int], gzipped: bool, page_of):
     """Yields the records from ``start`` until warcio stops; returns a ``_Stop``."""
     from warcio.archiveiterator import ArchiveIterator
 
@@ -116,7 +149,7 @@ def _warc_pass(stream, path: str, start: int, skip: frozenset[int], gzipped: boo
         for record in iterator:
             url = record.rec_headers.get_header("WARC-Target-URI") or ""
             try:
-                page = _warc_page(record, path)
+                page = page_of(record, path)
             except Exception as exc:  # one bad record, not a bad file
                 page = dead_raw(url, path, STAGE, "bad_record", exc)
             offset = last = iterator.get_record_offset()  # known once the content is read
@@ -163,12 +196,12 @@ def _printable(text: str, limit: int) -> str:
     return escaped + ("..." if len(text) > limit else "")
 
 
-def _warc_stream(stream, path: str, gzipped: bool, skip: frozenset[int] = frozenset()):
+def _warc_stream(stream, path: str, gzipped: bool, page_of, skip: frozenset[int] = frozenset()):
     """All records of a seekable WARC stream, resuming after damage. Returns the offsets
     yielded if the file turns out to be one whole gzip member, else None."""
     start = 0
     while True:
-        stop = yield from _warc_pass(stream, path, start, skip, gzipped)
+        stop = yield from _warc_pass(stream, path, start, skip, gzipped, page_of)
         if gzipped and start == 0 and _WHOLE_GZIP in str(stop.error or ""):
             return stop.yielded
         if stop.error is None and (stop.reported or is_blank(stream, stop.end)):
@@ -182,12 +215,22 @@ def _warc_stream(stream, path: str, gzipped: bool, skip: frozenset[int] = frozen
 
 
 def read_warc(path: str) -> Iterator[RawPage]:
+    """The response records of a WARC file (see the module doc)."""
+    return _read_archive(path, _warc_page)
+
+
+def read_wet(path: str) -> Iterator[RawPage]:
+    """The ``conversion`` records of a WET file (Common Crawl's extracted text) as text pages."""
+    return _read_archive(path, _wet_page)
+
+
+def _read_archive(path: str, page_of) -> Iterator[RawPage]:
     with open_input(path, "warc") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC[:2]
         if is_blank(raw, 0):
             yield dead_raw("", f"{path}#0", STAGE, "empty", error="the file is empty")
             return
-        whole_gzip = yield from _warc_stream(raw, path, gzipped)
+        whole_gzip = yield from _warc_stream(raw, path, gzipped, page_of)
         if whole_gzip is None:
             return
         # One gzip member holding every record (``gzip file.warc``): read the decompressed
@@ -195,7 +238,7 @@ def read_warc(path: str) -> Iterator[RawPage]:
         # the decompressed stream, which for the first record is 0 in both).
         raw.seek(0)
         with gzip.GzipFile(fileobj=raw, mode="rb") as whole:
-            yield from _warc_stream(_UpToTheCut(whole), path, False, whole_gzip)
+            yield from _warc_stream(_UpToTheCut(whole), path, False, page_of, whole_gzip)
 
 
 class _UpToTheCut:
