@@ -199,14 +199,21 @@ def _is_link_list(line: _Line) -> bool:
 
 
 def _has_markup(line: _Line) -> bool:
-    return (
-        "{" in line.text
-        or "}" in line.text
-        or any(
-            len(t) >= 25 and _MARKUP_TOKEN.fullmatch(t) and "://" not in t
-            for t in line.text.split()
-        )
+    """Braces, or long ``a-b_c-d`` tokens (CSS classes, ids): one is enough in a short line, a
+    paragraph of prose needs two (a url slug glued to a sentence is not code). Runs of ``_``
+    (forms' fill-in blanks) do not count."""
+    if "{" in line.text or "}" in line.text:
+        return True
+    tokens = (
+        t
+        for t in line.text.split()
+        if len(t) >= 25 and "://" not in t and _MARKUP_TOKEN.fullmatch(t) and t.strip("_")
+        and _FILL_IN.search(t) is None
     )
+    return next(tokens, None) is not None and (not line.prose or next(tokens, None) is not None)
+
+
+_FILL_IN = re.compile(r"_{3,}")
 
 
 # --- scripts ---------------------------------------------------------------------------------

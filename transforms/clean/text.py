@@ -53,6 +53,7 @@ from pagestream.transforms.clean.rules import (
     _other_script,
     _speaks_to_reader,
 )
+from pagestream.transforms.clean.scripts import han_or_kana
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
     _repeat_candidate,
@@ -126,8 +127,9 @@ def _reason(
 def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     text = line.text
     tokens = text.split()
+    max_words = config.heading_max_words * (2 if han_or_kana(text) else 1)
     return (
-        config.heading_min_words <= line.words <= config.heading_max_words
+        config.heading_min_words <= line.words <= max_words
         and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘«")
         and not text.endswith(":")
         and not any(c in text for c in "@|©•·»›#")
