@@ -13,7 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from pagestream.transforms.clean.scripts import ends_sentence, unpunctuated_script, word_count
+from pagestream.transforms.clean.scripts import (
+    ends_sentence,
+    han_or_kana,
+    unpunctuated_script,
+    word_count,
+)
 
 __all__ = ["CleanTextConfig"]
 
@@ -100,9 +105,11 @@ class _Line(NamedTuple):
 def _features(text: str, config: CleanTextConfig) -> _Line:
     """Words (script-aware, see ``scripts.py``), sentence, prose. A line in a script often
     written without sentence marks (Thai, Lao, ...) is a sentence from ``unpunctuated_min_words``
-    on (a headline is shorter)."""
+    on (a headline is shorter). Han/kana lines, where a character counts as a word, need twice
+    as many "words" to be unpunctuated prose (a Chinese word is about two characters)."""
     tokens = text.split()
     words = word_count(text)
+    unpunctuated_min = config.unpunctuated_min_words * (2 if han_or_kana(text) else 1)
     sentence = ends_sentence(text) or (
         words >= config.unpunctuated_min_words and unpunctuated_script(text)
     )
@@ -110,7 +117,7 @@ def _features(text: str, config: CleanTextConfig) -> _Line:
     # Caseless scripts (Han, Arabic, ...) count as lower case: only capitals mark a menu.
     mostly_lower = bool(alpha) and sum(not w[0].isupper() for w in alpha) >= len(alpha) / 2
     prose = (sentence and words >= config.prose_min_words) or (
-        words >= config.unpunctuated_min_words and mostly_lower
+        words >= unpunctuated_min and mostly_lower
     )
     return _Line(text, words, prose, sentence)
 

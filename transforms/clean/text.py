@@ -53,6 +53,7 @@ from pagestream.transforms.clean.rules import (
     _other_script,
     _speaks_to_reader,
 )
+from pagestream.transforms.clean.dates import parse_date_line
 from pagestream.transforms.clean.scripts import han_or_kana
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
@@ -64,6 +65,9 @@ __all__ = [
     "clean_text",
     "remove_repeated_lines",
 ]
+
+
+_DATE_MAX_WORDS = 8
 
 
 class CleanResult(NamedTuple):
@@ -119,6 +123,8 @@ def _reason(
         return "script"
     if not line.prose and not line.sentence:
         return "no_sentence"
+    if not line.prose and line.words <= _DATE_MAX_WORDS and parse_date_line(text):
+        return "date"  # "4 октомври 2021 г.", "2016. szeptember 2.": a dateline, not a sentence
     if line.words < config.min_words:
         return "too_few_words"
     return None
@@ -130,10 +136,13 @@ def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     max_words = config.heading_max_words * (2 if han_or_kana(text) else 1)
     return (
         config.heading_min_words <= line.words <= max_words
-        and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘«")
+        # a capital, or a letter of a caseless script (Han, Arabic, Devanagari, ...)
+        and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘«「『"
+             or (text[0].isalpha() and not text[0].islower()))
         and not text.endswith(":")
         and not any(c in text for c in "@|©•·»›#")
         and sum(t[:1].isalpha() for t in tokens) >= 0.6 * len(tokens)
+        and parse_date_line(text) is None  # "22 de agosto de 2023" is a date line
     )
 
 
@@ -174,6 +183,14 @@ def clean_text(
         their number; and the number of dropped lines per reason. A line that occurs twice in the
         page is kept once. Never raises on any ``str``; the same input gives the same output.
     """
+    lines, reasons = _analyse(text, repeated, config)
+    return _result(lines, reasons)
+
+
+def _analyse(
+    text: str, repeated: frozenset[str], config: CleanTextConfig
+) -> tuple[list[_Line], list[str | None]]:
+    """The logical lines of ``text`` and why each is dropped (None: kept), headings restored."""
     lines = [_features(ln, config) for ln in _logical_lines(text, config)]
     main_script = _main_script(lines)
     seen: set[str] = set()
@@ -183,6 +200,10 @@ def clean_text(
         reasons.append(_reason(line, key, seen, repeated, main_script, config))
         seen.add(key)
     _restore_headings(lines, reasons, config)
+    return lines, reasons
+
+
+def _result(lines: list[_Line], reasons: list[str | None]) -> CleanResult:
     kept = [line.text for line, reason in zip(lines, reasons, strict=True) if reason is None]
     removed = Counter(reason for reason in reasons if reason is not None)
     return CleanResult("\n\n".join(kept), len(kept), tuple(sorted(removed.items())))
@@ -204,3 +225,4 @@ def remove_repeated_lines(
             if not (_repeat_candidate(line, config) and _logical_line_key(line) in repeated)
         ]
     return "\n\n".join(lines)
+
