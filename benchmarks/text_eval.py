@@ -34,8 +34,8 @@ from pathlib import Path
 
 from babel.dates import format_date
 
-from pagestream.transforms.clean.scripts import han_or_kana, strip_terminal, word_count
 from pagestream.transforms.clean.metadata import text_metadata
+from pagestream.transforms.clean.scripts import han_or_kana, strip_terminal, word_count
 from pagestream.transforms.clean.sites import line_keys
 from pagestream.transforms.clean.text import clean_text
 
@@ -98,7 +98,13 @@ def build_site(lang: str, kinds: dict[str, list[str]], pages: int, seed: int = 0
         groups = [g for g in groups if g]
         paragraphs = [" ".join(g) for g in groups]
         head = [nav, *menu, crumb, section, trending, *others[:2]]
-        foot = ["Facebook Twitter WhatsApp Telegram", related, *others[2:5], slogan, f"© 2024 {site}"]
+        foot = [
+            "Facebook Twitter WhatsApp Telegram",
+            related,
+            *others[2:5],
+            slogan,
+            f"© 2024 {site}",
+        ]
         lines = [*head, title, date_line, *paragraphs, *foot]
         out.append(
             {
@@ -129,7 +135,7 @@ def score_language(pages: list[dict], sentences: list[str]) -> dict:
         body_kept += sum(" ".join(s.split()) in text for s in page["body"])
         tpl_total += len(page["template"])
         tpl_removed += sum(line not in paragraphs for line in page["template"])
-        meta = text_metadata(page["text"])
+        meta = text_metadata(page["text"], repeated)
         titles += meta.title == page["title"]
         dates += meta.published_date == page["date"]
     alone = sum(clean_text(s).text == s for s in sentences)

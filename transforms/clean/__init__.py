@@ -17,10 +17,10 @@ from pagestream.transforms.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pagestream.transforms.clean.lines import CleanTextConfig
-    from pagestream.transforms.clean.site_stats import SiteStats, SiteStatsConfig
-    from pagestream.transforms.clean.sites import line_keys, site_of
     from pagestream.transforms.clean.metadata import text_metadata
     from pagestream.transforms.clean.plain import clean_plain_text
+    from pagestream.transforms.clean.site_stats import SiteStats, SiteStatsConfig
+    from pagestream.transforms.clean.sites import line_keys, site_of
     from pagestream.transforms.clean.text import CleanResult, clean_text, remove_repeated_lines
 
 # Exported lazily (see ``lazy.py``): importing one module does not import every stage.

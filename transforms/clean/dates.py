@@ -27,10 +27,11 @@ import regex
 __all__ = ["parse_date_line"]
 
 #: langdetect's languages as Babel locales (``no`` is Bokmål, ``tl`` Filipino, ``zh`` Chinese).
-_LOCALES = (
+_LOCALE_CODES = (
     "af ar bg bn ca cs cy da de el en es et fa fi fr gu he hi hr hu id it ja kn ko lt lv mk ml mr "
     "ne nl nb pa pl pt ro ru sk sl so sq sv sw ta te th fil tr uk ur vi zh"
-).split()
+)
+_LOCALES = _LOCALE_CODES.split()
 _TOKEN = regex.compile(r"\w+")
 _ISO = regex.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _DMY = regex.compile(r"(?<!\d)(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?!\d)")
@@ -66,7 +67,9 @@ def _has_digit(text: str) -> bool:
 def _ascii_digits(text: str) -> str:
     if text.isascii():
         return text
-    return "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text)
+    return "".join(
+        str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text
+    )
 
 
 def _date(year: int, month: int, day: int) -> str | None:

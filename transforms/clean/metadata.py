@@ -70,7 +70,8 @@ def metadata_from(
 ) -> TextMetadata:
     """Title, date and author from the analysis of a page (``text._analyse``)."""
     first = next(
-        (i for i, (ln, r) in enumerate(zip(lines, reasons)) if r is None and ln.prose), None
+        (i for i, (ln, r) in enumerate(zip(lines, reasons, strict=True)) if r is None and ln.prose),
+        None,
     )
     if first is None:
         return TextMetadata()

@@ -207,7 +207,10 @@ def _has_markup(line: _Line) -> bool:
     tokens = (
         t
         for t in line.text.split()
-        if len(t) >= 25 and "://" not in t and _MARKUP_TOKEN.fullmatch(t) and t.strip("_")
+        if len(t) >= 25
+        and "://" not in t
+        and _MARKUP_TOKEN.fullmatch(t)
+        and t.strip("_")
         and _FILL_IN.search(t) is None
     )
     return next(tokens, None) is not None and (not line.prose or next(tokens, None) is not None)

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
+from pagestream.transforms.clean.dates import parse_date_line
 from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
@@ -53,7 +54,6 @@ from pagestream.transforms.clean.rules import (
     _other_script,
     _speaks_to_reader,
 )
-from pagestream.transforms.clean.dates import parse_date_line
 from pagestream.transforms.clean.scripts import han_or_kana
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
@@ -137,8 +137,12 @@ def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     return (
         config.heading_min_words <= line.words <= max_words
         # a capital, or a letter of a caseless script (Han, Arabic, Devanagari, ...)
-        and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘«「『"
-             or (text[0].isalpha() and not text[0].islower()))
+        and (
+            text[0].isupper()
+            or text[0].isdigit()
+            or text[0] in "\"'“‘«「『"
+            or (text[0].isalpha() and not text[0].islower())
+        )
         and not text.endswith(":")
         and not any(c in text for c in "@|©•·»›#")
         and sum(t[:1].isalpha() for t in tokens) >= 0.6 * len(tokens)
@@ -225,4 +229,3 @@ def remove_repeated_lines(
             if not (_repeat_candidate(line, config) and _logical_line_key(line) in repeated)
         ]
     return "\n\n".join(lines)
-

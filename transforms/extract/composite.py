@@ -30,9 +30,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
 from pagestream.transforms.clean.lines import CleanTextConfig
+from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
+from pagestream.transforms.clean.plain import clean_plain_text
 from pagestream.transforms.clean.site_stats import SiteStats
 from pagestream.transforms.clean.sites import site_of
-from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
+from pagestream.transforms.clean.text import remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
 from pagestream.transforms.extract.config import ExtractConfig, Extracted, ExtractionError
@@ -62,14 +64,22 @@ class TextConfig:
         extract: HTML extraction bounds and trafilatura settings.
         clean: plain-text line rules.
         site_min_pages: a line on at least this many pages of one site is boilerplate.
+        text_cleaning: plain-text pages' cleaning (``lines``, ``repeats``, ``off``; see
+            ``clean.modes``) unless a JSON Lines record sets its own.
     """
 
     min_words: int = 50
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanTextConfig = field(default_factory=CleanTextConfig)
     site_min_pages: int = 3
+    text_cleaning: str = DEFAULT_TEXT_CLEANING
 
     def __post_init__(self):
+        if self.text_cleaning not in TEXT_CLEANING_MODES:
+            raise ValueError(
+                f"text_cleaning must be one of {', '.join(TEXT_CLEANING_MODES)},"
+                f" got {self.text_cleaning!r}"
+            )
         if not 0 <= self.min_words <= 100_000:
             raise ValueError(f"min_words must be between 0 and 100000, got {self.min_words}")
         if not 2 <= self.site_min_pages <= 1_000_000:
@@ -210,7 +220,9 @@ class ExtractFn(beam.DoFn):
         if raw.kind != KIND_RAW:
             yield page
         elif raw.html is None:
-            yield page._replace(text=raw.text or "", extractor="plaintext")
+            yield page._replace(
+                text=raw.text or "", extractor="plaintext", text_cleaning=raw.text_cleaning
+            )
         else:
             extracted = self._extract(page, raw, (timestamp, window, pane))
             if extracted is not None:
@@ -268,13 +280,19 @@ class ExtractFn(beam.DoFn):
 def finish_text(page: Page, repeated: frozenset[str], config: TextConfig) -> Page:
     """Removes boilerplate lines, applies ``min_words``, sets ``doc_id`` and ``word_count``.
 
-    Plain-text pages get every line rule (``clean_text``); text that trafilatura extracted
-    loses only the lines its site repeats on many pages (``remove_repeated_lines``).
+    Plain-text pages are cleaned as their ``text_cleaning`` mode says (the record's own, else
+    ``config.text_cleaning``; ``clean_plain_text``), which also gives their title, date and
+    author; text that trafilatura extracted loses only the lines its site repeats on many
+    pages (``remove_repeated_lines``).
     """
     started = time.perf_counter()
     try:
         if page.extractor == "plaintext":
-            text = clean_text(page.text, repeated, config.clean).text
+            mode = page.text_cleaning or config.text_cleaning
+            text, meta = clean_plain_text(page.text, mode, repeated, config.clean)
+            page = page._replace(
+                title=meta.title, author=meta.author, published_date=meta.published_date
+            )
         else:
             text = remove_repeated_lines(page.text, repeated)
     except Exception as exc:
