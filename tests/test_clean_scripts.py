@@ -180,3 +180,44 @@ def test_prose_with_one_glued_url_slug_is_not_code():
     )
     assert clean_text(paragraph).text == paragraph
     assert dict(clean_text("var-class-name-one-two-three-four-five x y").removed) == {"code": 1}
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Wir verwenden Cookies, um Ihnen das beste Nutzererlebnis auf unserer Website zu bieten.",
+        "Nous utilisons des cookies pour vous offrir la meilleure expérience sur notre site web.",
+        "Utilizamos cookies propias y de terceros para mejorar nuestros servicios; si continúa "
+        "navegando, acepta su uso.",
+        "Мы используем файлы cookie, чтобы вам было удобнее пользоваться нашим сайтом.",
+    ],
+)
+def test_cookie_notice_addressed_to_the_reader_in_other_languages(notice):
+    body = SENTENCES[10][1]
+    result = clean_text(f"{notice}\n\n{body}")
+    assert result.text == body
+    assert dict(result.removed) == {"cookie": 1}
+
+
+def test_article_sentence_about_cookies_in_german_stays():
+    line = "Die Bäckerin sagte, sie habe am Sonntag mehr als 500 Cookies an Touristen verkauft."
+    assert clean_text(line).text == line
+
+
+@pytest.mark.parametrize(
+    "sentence, link",
+    [
+        (
+            "Die Regierung hat am Dienstag den Haushalt beschlossen, sagte ein Sprecher.",
+            " Weiterlesen »",
+        ),
+        ("Le gouvernement a adopté le budget mardi, a indiqué un porte-parole.", " Lire la suite"),
+        (
+            "Правительство во вторник утвердило бюджет на следующий год, сообщил представитель.",
+            " Читать далее",
+        ),
+        ("政府周二批准了明年的预算，官员说，成员们同意适度增加学校和道路的支出。", "阅读全文"),
+    ],
+)
+def test_trailing_read_more_link_is_cut_in_other_languages(sentence, link):
+    assert clean_text(sentence + link).text == sentence

@@ -90,8 +90,14 @@ DEFAULT_CONFIG = CleanTextConfig()
 # (non-)joiners U+200C/U+200D: they are spelling in Persian, Indic scripts and emoji. A regex,
 # not str.translate: on non-ASCII lines translate ran at ~21 us per line against ~2 us.
 _INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
+# "Read more" links glued to a paragraph's end, in the languages of most of the web.
 _TRAILING_LINK = re.compile(
-    r"(?<=[.!?”\"’])\s+(read more|continue reading|show more|see more|more)\s*[»›>…]*$", re.I
+    r"(?<=[.!?”\"’。！？।۔؟])\s*(read more|continue reading|show more|see more|more|weiterlesen"
+    r"|mehr lesen|lire la suite|en savoir plus|leer más|seguir leyendo|leggi (di più|tutto)"
+    r"|continua a leggere|lees meer|ler mais|leia mais|czytaj (więcej|dalej)|читать (далее|дальше)"
+    r"|подробнее|devamını oku|číst dále|citește mai mult|lue lisää|läs mer|les mer|læs mere"
+    r"|اقرأ المزيد|और पढ़ें|阅读全文|阅读更多|続きを読む|더 보기|자세히 보기)\s*[»›>…]*$",
+    re.I,
 )
 
 

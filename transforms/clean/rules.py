@@ -31,9 +31,24 @@ _READER = re.compile(
 )
 
 
+# Beyond English: "you" and the consent verbs of a notice, in languages of much of the web (a
+# cookie or newsletter sentence addressed to the reader). Only forms that mean "you" alone:
+# not German "sie" (she), Italian "lei" (she), French "je", Polish "pan"/"pani" (Mr/Mrs).
+_READER_NATIVE = re.compile(
+    r"\b(vous|votre|vos|usted|ustedes|você|vocês|voi|vostr[oaie]|uw|jij|jouw|twoj[aeg]?"
+    r"|вы|вас|вам|ваш[аеиу]?|siz|sizin|akzeptieren|zustimmen|accepter|acceptez|aceptar|acepta"
+    r"|aceitar|aceite|accetta|accettare|accepteren|akceptuj[eę]?|принять|принимаю|kabul)\b"
+)
+_GERMAN_FORMAL = re.compile(r"\b(Ihnen|Ihre[mnrs]?|Ihr)\b")  # capitalised: the formal "you"
+
+
 def _speaks_to_reader(line: _Line) -> bool:
     lower = line.text.lower()
-    return bool(_READER.search(lower)) and not _REPORTED.search(lower)
+    if _REPORTED.search(lower):
+        return False
+    return bool(
+        _READER.search(lower) or _READER_NATIVE.search(lower) or _GERMAN_FORMAL.search(line.text)
+    )
 
 
 # --- rules ---------------------------------------------------------------------------------
