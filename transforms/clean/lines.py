@@ -115,7 +115,9 @@ def _features(text: str, config: CleanTextConfig) -> _Line:
     as many "words" to be unpunctuated prose (a Chinese word is about two characters)."""
     tokens = text.split()
     words = word_count(text)
-    unpunctuated_min = config.unpunctuated_min_words * (2 if han_or_kana(text) else 1)
+    unpunctuated_min = config.unpunctuated_min_words
+    if words >= unpunctuated_min and han_or_kana(text):  # (most lines are shorter: no test)
+        unpunctuated_min *= 2
     sentence = ends_sentence(text) or (
         words >= config.unpunctuated_min_words and unpunctuated_script(text)
     )

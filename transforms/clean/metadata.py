@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from pagestream.transforms.clean.dates import parse_date_line
 from pagestream.transforms.clean.lines import DEFAULT_CONFIG, CleanTextConfig, _Line
-from pagestream.transforms.clean.text import _analyse, _heading_like
+from pagestream.transforms.clean.text import _analyse, _heading_like, _run_start
 
 __all__ = ["TextMetadata", "metadata_from", "text_metadata"]
 
@@ -75,6 +75,7 @@ def metadata_from(
     )
     if first is None:
         return TextMetadata()
+    first = _run_start(lines, reasons, first)  # short sentences before the prose: the article
     start = max(0, first - config.title_max_gap - 1)
     title_at = next((j for j in range(first - 1, start - 1, -1) if reasons[j] is None), None)
     if title_at is None:

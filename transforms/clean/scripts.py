@@ -78,7 +78,7 @@ def unpunctuated_script(text: str) -> bool:
     if text.isascii():
         return False
     runs = len(_UNPUNCTUATED.findall(text))
-    letters = sum(c.isalpha() for c in text)
+    letters = sum(map(str.isalpha, text))
     return letters > 0 and runs >= 0.5 * letters
 
 
@@ -87,5 +87,5 @@ def han_or_kana(text: str) -> bool:
     word is about two characters, so a headline has about twice as many "words")."""
     if text.isascii():
         return False
-    letters = sum(c.isalpha() for c in text)
+    letters = sum(map(str.isalpha, text))
     return letters > 0 and len(_HAN_OR_KANA.findall(text)) >= 0.5 * letters

@@ -150,20 +150,30 @@ def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     )
 
 
+def _run_start(lines: list[_Line], reasons: list[str | None], i: int) -> int:
+    """Where the run of article text that prose line ``i`` is in starts: back over the short
+    sentences kept right before it (a sentence that is not prose)."""
+    while i > 0 and reasons[i - 1] is None and lines[i - 1].sentence and not lines[i - 1].prose:
+        i -= 1
+    return i
+
+
 def _restore_headings(
     lines: list[_Line], reasons: list[str | None], config: CleanTextConfig
 ) -> None:
-    """Keeps the heading-like line that leads to each run of article prose (see module doc)."""
+    """Keeps the heading-like line that leads to each run of article prose (see module doc).
+    Short sentences kept right before the prose ("Nobody was hurt.") belong to its run."""
     seen_prose = False
     for i, line in enumerate(lines):
         if reasons[i] is not None or not line.prose:
             continue
-        if i > 0 and reasons[i - 1] is None:
+        start = _run_start(lines, reasons, i)
+        if start > 0 and reasons[start - 1] is None:
             seen_prose = True
             continue
         max_gap = config.heading_max_gap if seen_prose else config.title_max_gap
         seen_prose = True
-        for j in range(i - 1, max(-1, i - max_gap - 2), -1):
+        for j in range(start - 1, max(-1, start - max_gap - 2), -1):
             if reasons[j] is None:
                 break
             after_list = j > 0 and reasons[j - 1] == "related"
