@@ -169,3 +169,15 @@ def test_run_keeps_short_texts_with_off_and_reads_seed_metadata(tmp_path):
         f"SELECT reason FROM read_parquet('{out}/dead_letter/**/*.parquet')"
     ).fetchall()
     assert ("invalid_text_cleaning",) in dead
+
+
+def test_thai_page_words_are_counted_by_script():
+    """Thai writes no spaces between words: a 300-character paragraph is ~75 words, not 5."""
+    sentence = (
+        "โรงพยาบาลสัตว์มหาวิทยาลัยเกษตรศาสตร์ได้เปิดให้บริการตรวจรักษาสัตว์เลี้ยงทุกชนิด"
+        "ตั้งแต่วันจันทร์ถึงวันศุกร์เวลาแปดโมงเช้าถึงสี่โมงเย็นโดยไม่เสียค่าบริการ"
+    )
+    text = f"{sentence} {sentence.replace('วันจันทร์', 'วันอังคาร')} {sentence[::-1]}"
+    page = finish_text(_page(text, "off"), frozenset(), TextConfig())  # default min_words 50
+    assert page.kind == "page"
+    assert page.word_count == sum(-(-len(run) // 4) for run in text.split())

@@ -108,6 +108,15 @@ class _Line(NamedTuple):
     sentence: bool
 
 
+_INTRO_MIN_WORDS = 6
+
+
+def _introduces_list(text: str, words: int) -> bool:
+    """"The measures include:" -- a sentence that a list follows; never prose (so trigger words
+    drop it: "Copy the embed link below:")."""
+    return text.endswith(":") and words >= _INTRO_MIN_WORDS
+
+
 def _features(text: str, config: CleanTextConfig) -> _Line:
     """Words (script-aware, see ``scripts.py``), sentence, prose. A line in a script often
     written without sentence marks (Thai, Lao, ...) is a sentence from ``unpunctuated_min_words``
@@ -118,13 +127,15 @@ def _features(text: str, config: CleanTextConfig) -> _Line:
     unpunctuated_min = config.unpunctuated_min_words
     if words >= unpunctuated_min and han_or_kana(text):  # (most lines are shorter: no test)
         unpunctuated_min *= 2
-    sentence = ends_sentence(text) or (
-        words >= config.unpunctuated_min_words and unpunctuated_script(text)
+    sentence = (
+        ends_sentence(text)
+        or (words >= config.unpunctuated_min_words and unpunctuated_script(text))
+        or _introduces_list(text, words)
     )
     alpha = [w for w in tokens if w[:1].isalpha()]
     # Caseless scripts (Han, Arabic, ...) count as lower case: only capitals mark a menu.
     mostly_lower = bool(alpha) and sum(not w[0].isupper() for w in alpha) >= len(alpha) / 2
-    prose = (sentence and words >= config.prose_min_words) or (
+    prose = (sentence and words >= config.prose_min_words and not text.endswith(":")) or (
         words >= unpunctuated_min and mostly_lower
     )
     return _Line(text, words, prose, sentence)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page,
 from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
 from pagestream.transforms.clean.plain import clean_plain_text
+from pagestream.transforms.clean.scripts import word_count as script_word_count
 from pagestream.transforms.clean.site_stats import SiteStats
 from pagestream.transforms.clean.sites import site_of
 from pagestream.transforms.clean.text import remove_repeated_lines
@@ -91,17 +91,10 @@ def doc_id(url: str, text: str) -> str:
     return hashlib.blake2b(f"{url}\n{text}".encode(), digest_size=16).hexdigest()
 
 
-#: Han ideographs and kana: scripts written without spaces, where one character is counted
-#: as one word (a whitespace split would count a whole Chinese paragraph as one word).
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
 def word_count(text: str) -> int:
-    """Whitespace-separated words, plus one per Han or kana character."""
-    unspaced = len(_UNSPACED.findall(text))
-    if not unspaced:
-        return len(text.split())
-    return unspaced + len(_UNSPACED.sub(" ", text).split())
+    """Whitespace-separated words; one per Han or kana character; one per 4 characters of a
+    Thai, Lao, Khmer or Myanmar run (scripts without spaces: ``clean.scripts.word_count``)."""
+    return script_word_count(text)
 
 
 @functools.lru_cache(maxsize=1)
