@@ -221,3 +221,41 @@ def test_article_sentence_about_cookies_in_german_stays():
 )
 def test_trailing_read_more_link_is_cut_in_other_languages(sentence, link):
     assert clean_text(sentence + link).text == sentence
+
+
+EN_BODY = (
+    "The committee met on Tuesday to discuss the budget for the coming year, officials said. "
+    "Members agreed to raise spending on schools and roads by a modest amount."
+)
+BG_BODY = (
+    "Защитните покривки, които астматиците често използват за матраците, все още не са "
+    "въведени в болниците, каза министърът."
+)
+
+
+@pytest.mark.parametrize(
+    "line, body, reason",
+    [
+        ("04 de mayo 2022, 12:00 A. M.", EN_BODY, "date"),
+        ("4 октомври 2021 г.", BG_BODY, "date"),
+        ("Thursday, 12 March 2021.", EN_BODY, "date"),
+        ("Below are steps you can take to whitelist our site on your browser:", EN_BODY, "label"),
+        ("Wenn Dir der Artikel gefallen hat, teile ihn auf:", EN_BODY, "label"),
+    ],
+)
+def test_date_lines_and_calls_to_the_reader_before_a_colon(line, body, reason):
+    other = body.replace("a", "ä").replace("а", "ъ")  # another paragraph, same script
+    result = clean_text(f"{body}\n\n{line}\n\n{other}")
+    assert dict(result.removed) == {reason: 1}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "«Smartphonecryptoworkshop» war am 22.11.2013 in Berlin.",  # mentions a date: a sentence
+        "Parallels Desktop Pro Edition is packed with extra features, including:",
+        "Mae yna sawl wahanol fath o feicroscop, gan gynnwys:",
+    ],
+)
+def test_sentences_with_a_date_or_introducing_a_list_stay(line):
+    assert clean_text(line).text == line

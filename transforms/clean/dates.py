@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 
 import regex
 
-__all__ = ["parse_date_line"]
+__all__ = ["is_date_line", "parse_date_line"]
 
 #: langdetect's languages as Babel locales (``no`` is Bokmål, ``tl`` Filipino, ``zh`` Chinese).
 _LOCALE_CODES = (
@@ -118,6 +118,16 @@ def _named(line: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def is_date_line(line: str) -> bool:
+    """True when ``line`` is a date and little else: at most two other words of three letters
+    or more ("Updated Thursday, 12 March 2021"), not a sentence that mentions a date."""
+    if parse_date_line(line) is None:
+        return False
+    names = _month_names()
+    words = [t for t in _TOKEN.findall(line) if not t.isdigit() and len(t) > 2]
+    return sum(t.casefold() not in names for t in words) <= 2
 
 
 def parse_date_line(line: str) -> str | None:

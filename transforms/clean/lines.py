@@ -112,7 +112,7 @@ _INTRO_MIN_WORDS = 6
 
 
 def _introduces_list(text: str, words: int) -> bool:
-    """"The measures include:" -- a sentence that a list follows; never prose (so trigger words
+    """ "The measures include:" -- a sentence that a list follows; never prose (so trigger words
     drop it: "Copy the embed link below:")."""
     return text.endswith(":") and words >= _INTRO_MIN_WORDS
 

@@ -35,7 +35,7 @@ _READER = re.compile(
 # cookie or newsletter sentence addressed to the reader). Only forms that mean "you" alone:
 # not German "sie" (she), Italian "lei" (she), French "je", Polish "pan"/"pani" (Mr/Mrs).
 _READER_NATIVE = re.compile(
-    r"\b(vous|votre|vos|usted|ustedes|você|vocês|voi|vostr[oaie]|uw|jij|jouw|twoj[aeg]?"
+    r"\b(dir|dich|deine?[mnrs]?|vous|votre|vos|usted|ustedes|você|vocês|voi|vostr[oaie]|uw|jij|jouw|twoj[aeg]?"
     r"|вы|вас|вам|ваш[аеиу]?|siz|sizin|akzeptieren|zustimmen|accepter|acceptez|aceptar|acepta"
     r"|aceitar|aceite|accetta|accettare|accepteren|akceptuj[eę]?|принять|принимаю|kabul)\b"
 )

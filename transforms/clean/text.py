@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from pagestream.transforms.clean.dates import parse_date_line
+from pagestream.transforms.clean.dates import is_date_line
 from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
@@ -115,15 +115,15 @@ def _reason(
                 return rule.reason
         if _BY_NAME.match(text):
             return "byline"
-        if _LABEL.match(text):
-            return "label"
+        if _LABEL.match(text) or (text.endswith(":") and _speaks_to_reader(line)):
+            return "label"  # also "Get a weekly summary of our stories:" (a call to the reader)
         if _is_link_list(line):
             return "navigation"
     if not line.prose and _other_script(line, main_script, config):
         return "script"
     if not line.prose and not line.sentence:
         return "no_sentence"
-    if not line.prose and line.words <= _DATE_MAX_WORDS and parse_date_line(text):
+    if not line.prose and line.words <= _DATE_MAX_WORDS and is_date_line(text):
         return "date"  # "4 октомври 2021 г.", "2016. szeptember 2.": a dateline, not a sentence
     if line.words < config.min_words:
         return "too_few_words"
@@ -146,7 +146,7 @@ def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
         and not text.endswith(":")
         and not any(c in text for c in "@|©•·»›#")
         and sum(t[:1].isalpha() for t in tokens) >= 0.6 * len(tokens)
-        and parse_date_line(text) is None  # "22 de agosto de 2023" is a date line
+        and not is_date_line(text)  # "22 de agosto de 2023" is a date line
     )
 
 
