@@ -137,3 +137,24 @@ def test_seed_metadata(name):
     metadata = text_metadata(text)
     assert metadata == SEEDS[name]
     assert metadata.title in clean_text(text).text  # the headline stays in the text
+
+
+@pytest.mark.parametrize("fmt", ["long", "full", "medium"])
+def test_cldr_dates_of_every_language_parse_back(fmt):
+    """Babel writes each date as the locale writes it; all parse back, except a/b/yyyy where
+    both numbers are 12 or less and the year is last (Arabic medium: day or month first is
+    unknowable)."""
+    import datetime as dt
+
+    from babel.dates import format_date
+
+    from pagestream.transforms.clean.dates import _LOCALES
+
+    wrong = []
+    for locale in _LOCALES:
+        for day in (dt.date(2016, 2, 24), dt.date(2021, 11, 3), dt.date(2019, 5, 9)):
+            written = format_date(day, fmt, locale=locale)
+            ambiguous = "/" in written and day.day <= 12 and not written.startswith("20")
+            if parse_date_line(written) != (None if ambiguous else day.isoformat()):
+                wrong.append((locale, written, parse_date_line(written)))
+    assert wrong == []

@@ -7,8 +7,9 @@ Vietnamese ``tháng 2``; and a month *name* with a day and a four-digit year nea
 order (``24 février 2016``, ``Febraayo 24, 2016``, ``2016. február 24.``, ``24 de febrero de
 2016``). Month names, full and abbreviated, in their format and stand-alone forms, come from
 the CLDR data that Babel ships, for every langdetect language; a name that means different
-months in two languages takes the month most of them give. Digits of any script are read
-(``٢٤``, ``२४``); Thai Buddhist-era years (2559) are converted.
+months in two languages takes the more written language's month. ``2016/02/24`` and
+``2016. 2. 24.`` are year first (ja, ko, hu). Digits of any script are read (``٢٤``, ``२४``);
+Thai Buddhist-era years (2559) are converted.
 
 Not ``dateparser``: it is the right tool for free text, but took 6-300 ms per line here (its
 language detection), against microseconds for this table lookup on the few candidate lines of
@@ -20,23 +21,27 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import unicodedata
-from collections import Counter, defaultdict
 
 import regex
 
 __all__ = ["is_date_line", "parse_date_line"]
 
-#: langdetect's languages as Babel locales (``no`` is Bokmål, ``tl`` Filipino, ``zh`` Chinese).
+#: langdetect's languages as Babel locales (``no`` is Bokmål, ``tl`` Filipino, ``zh`` Chinese),
+#: the most written first: where a name means two months, the earlier language's wins
+#: ("listopad" is November in Polish and Czech, October in Croatian).
 _LOCALE_CODES = (
-    "af ar bg bn ca cs cy da de el en es et fa fi fr gu he hi hr hu id it ja kn ko lt lv mk ml mr "
-    "ne nl nb pa pl pt ro ru sk sl so sq sv sw ta te th fil tr uk ur vi zh"
+    "en zh es ar pt ru ja fr de ko it tr pl fa vi id nl uk ro hu cs el sv hi bn ur th he da fi "
+    "nb sk bg hr lt sl lv et ca mk sq af cy sw so tl fil ta te gu kn ml mr ne pa"
 )
 _LOCALES = _LOCALE_CODES.split()
-_TOKEN = regex.compile(r"\w+")
+_TOKEN = regex.compile(r"[\w.׳॰]+")  # with abbreviation marks: Thai "ก.พ.", Hebrew "פבר׳"
+_ABBREVIATION_MARKS = ".׳॰"
+_BIDI = regex.compile("[\u200e\u200f\u061c]")
 _ISO = regex.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
-_DMY = regex.compile(r"(?<!\d)(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?!\d)")
+_DMY = regex.compile(r"(?<!\d)(\d{1,2})([./-]) ?(\d{1,2})\2 ?(\d{4})(?!\d)")
+_YMD = regex.compile(r"(?<!\d)(\d{4})([./]) ?(\d{1,2})\2 ?(\d{1,2})(?!\d)")  # ja, ko, hu
 _CJK = regex.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]")
-_VI = regex.compile(r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2}),?\s+(?:năm\s+)?(\d{4})", regex.I)
+_VI = regex.compile(r"(?<!\d)(\d{1,2})\s+(?:tháng|thg)\s+(\d{1,2}),?\s+(?:năm\s+)?(\d{4})", regex.I)
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,7 +50,7 @@ def _month_names() -> dict[str, int]:
     from babel import Locale
     from babel.dates import get_month_names
 
-    votes: dict[str, Counter[int]] = defaultdict(Counter)
+    months: dict[str, int] = {}
     for code in _LOCALES:
         try:
             locale = Locale.parse(code)
@@ -54,10 +59,14 @@ def _month_names() -> dict[str, int]:
         for width in ("wide", "abbreviated"):
             for context in ("format", "stand-alone"):
                 for month, name in get_month_names(width, context, locale).items():
-                    key = unicodedata.normalize("NFC", name).casefold().rstrip(".")
-                    if key and not key.isdigit() and not _has_digit(key):
-                        votes[key][month] += 1
-    return {name: count.most_common(1)[0][0] for name, count in votes.items()}
+                    key = _name_key(name)
+                    if key and not _has_digit(key):
+                        months.setdefault(key, month)
+    return months
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold().strip(_ABBREVIATION_MARKS)
 
 
 def _has_digit(text: str) -> bool:
@@ -86,6 +95,8 @@ def _date(year: int, month: int, day: int) -> str | None:
 def _numeric(line: str) -> str | None:
     if match := _ISO.search(line):
         return _date(int(match[1]), int(match[2]), int(match[3]))
+    if match := _YMD.search(line):
+        return _date(int(match[1]), int(match[3]), int(match[4]))
     if match := _CJK.search(line):
         return _date(int(match[1]), int(match[2]), int(match[3]))
     if match := _VI.search(line):
@@ -102,7 +113,7 @@ def _numeric(line: str) -> str | None:
 
 def _named(line: str) -> str | None:
     names = _month_names()
-    tokens = [t.casefold() for t in _TOKEN.findall(unicodedata.normalize("NFC", line))]
+    tokens = [_name_key(t) for t in _TOKEN.findall(line)]
     for i, token in enumerate(tokens):
         month = names.get(token)
         if month is None and token[:1] in "בל":  # Hebrew: "in/to February" is one word
@@ -126,13 +137,13 @@ def is_date_line(line: str) -> bool:
     if parse_date_line(line) is None:
         return False
     names = _month_names()
-    words = [t for t in _TOKEN.findall(line) if not t.isdigit() and len(t) > 2]
-    return sum(t.casefold() not in names for t in words) <= 2
+    words = [_name_key(t) for t in _TOKEN.findall(line)]
+    return sum(len(w) > 2 and not w.isdigit() and w not in names for w in words) <= 2
 
 
 def parse_date_line(line: str) -> str | None:
     """The ISO date (``YYYY-MM-DD``) written on ``line``, or None (see the module doc)."""
-    line = _ascii_digits(line)
+    line = _BIDI.sub("", _ascii_digits(line))
     if not _has_digit(line):
         return None
     return _numeric(line) or _named(line)
