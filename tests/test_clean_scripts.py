@@ -259,3 +259,33 @@ def test_date_lines_and_calls_to_the_reader_before_a_colon(line, body, reason):
 )
 def test_sentences_with_a_date_or_introducing_a_list_stay(line):
     assert clean_text(line).text == line
+
+
+@pytest.mark.parametrize(
+    "widget, body",
+    [
+        ("Teilen Sie diesen Artikel!", EN_BODY),
+        ("Abonnieren Sie unseren Newsletter.", EN_BODY),
+        ("Suscríbete a nuestro boletín.", EN_BODY),
+        ("Comentarios (12)", EN_BODY),
+        ("Подпишитесь на нашу рассылку!", BG_BODY),
+        ("分享到微信。", SENTENCES[7][1]),
+        ("댓글 3개 보기.", SENTENCES[9][1]),
+    ],
+)
+def test_share_subscribe_comment_widgets_in_other_languages(widget, body):
+    other = body.replace("a", "ä").replace("а", "ъ").replace("。", "！").replace("다.", "다!")
+    result = clean_text(f"{body}\n\n{widget}\n\n{other}")
+    assert dict(result.removed) == {"widget": 1}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "他分享了他的经验。",  # "share" inside a Chinese sentence
+        "Em formato de mixtape apresenta “100 comentários”.",
+        "Die Geschwister wollten das Erbe teilen und verkauften das Haus am Meer.",
+    ],
+)
+def test_widget_words_inside_sentences_stay(sentence):
+    assert clean_text(sentence).text == sentence

@@ -51,6 +51,7 @@ from pagestream.transforms.clean.rules import (
     _is_link_list,
     _main_script,
     _matches,
+    _native_widget,
     _other_script,
     _speaks_to_reader,
 )
@@ -113,6 +114,8 @@ def _reason(
         for rule in _SHAPE_RULES:
             if _matches(rule, lower, words):
                 return rule.reason
+        if _native_widget(line):
+            return "widget"
         if _BY_NAME.match(text):
             return "byline"
         if _LABEL.match(text) or (text.endswith(":") and _speaks_to_reader(line)):
