@@ -9,6 +9,12 @@ code or another script are dropped. Unlike C4 the rules that look for trigger wo
 speaks to the reader ("you", "I agree", "Sign up ...") outside reported speech, so an article
 about cookies keeps its sentences.
 
+Every script: a sentence ends with the full stop or question mark of any script and words are
+counted per script (``scripts.py``); structure (separators, short lines, lines the site
+repeats) finds menus in any language, and small vocabularies of the main web languages add
+their share/subscribe/cookie/"read more" widgets. A short line that is only a date is a
+``date`` line (``dates.py``).
+
 Headings: C4 drops every line without terminal punctuation, and so the headline and the
 subheadings. For news the headline is the densest summary of the article and subheadings
 structure it, so a short heading-like line is kept when an article paragraph follows it: the
