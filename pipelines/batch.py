@@ -127,6 +127,7 @@ def configs_for(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupC
     try:
         text = TextConfig(
             min_words=options.min_words,
+            text_cleaning=options.text_cleaning,
             extract=ExtractConfig(
                 max_page_bytes=options.max_page_bytes,
                 timeout_s=options.extract_timeout,

@@ -15,6 +15,8 @@ from datetime import date, datetime, timezone
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
+
 __all__ = ["OptionsError", "RunOptions", "add_run_arguments", "parse_run_args"]
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -37,6 +39,7 @@ class RunOptions:
     logical_date_given: bool = False
     state: str | None = None
     min_words: int = 50
+    text_cleaning: str = "lines"
     near_dup_threshold: float | None = None
     languages: tuple[str, ...] | None = None
     language_min_score: float | None = None
@@ -61,6 +64,7 @@ class RunOptions:
             "logical_date": self.logical_date,
             "state": self.state,
             "min_words": self.min_words,
+            "text_cleaning": self.text_cleaning,
             "near_dup_threshold": self.near_dup_threshold,
             "languages": list(self.languages) if self.languages else None,
             "language_min_score": self.language_min_score,
@@ -98,6 +102,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="pages with fewer words are rejected (default 50)",
     )
+    add("--text_cleaning", choices=TEXT_CLEANING_MODES,
+        help="plain-text inputs: 'lines' (default) drops scrape boilerplate by line rules, "
+        "'repeats' only the lines a site repeats, 'off' keeps the text as given")  # fmt: skip
     add("--near_dup_threshold", type=float, metavar="J",
         help="estimated Jaccard from which a page is a near duplicate")  # fmt: skip
     add("--languages", metavar="en,de,...", help="keep only these languages (default: all)")
@@ -130,6 +137,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 _CONFIG_KEYS = {
     "input", "output", "state", "run_id", "logical_date", "min_words", "near_dup_threshold",
+    "text_cleaning",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
     "extract_timeout", "streaming", "trigger_interval", "settle_seconds",
 }  # fmt: skip
@@ -214,6 +222,14 @@ def _fraction(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
     return float(value)
 
 
+def _text_cleaning(value) -> str:
+    if value not in TEXT_CLEANING_MODES:
+        raise OptionsError(
+            f"--text_cleaning must be one of {', '.join(TEXT_CLEANING_MODES)}, got {value!r}"
+        )
+    return value
+
+
 def _languages(value) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -287,6 +303,7 @@ def parse_run_args(
         logical_date_given=given_date is not None,
         state=values.get("state"),
         min_words=_positive_int("min_words", values.get("min_words", 50), 0, 100_000),
+        text_cleaning=_text_cleaning(values.get("text_cleaning", DEFAULT_TEXT_CLEANING)),
         near_dup_threshold=None
         if threshold is None
         else _fraction("near_dup_threshold", threshold, 0.05, 1.0),

@@ -60,6 +60,7 @@ class RawPage(NamedTuple):
     error: Optional[str] = None
     traceback: Optional[str] = None
     excerpt: Optional[str] = None
+    text_cleaning: Optional[str] = None  # plain text: a record's own lines/repeats/off
 
 
 class Page(NamedTuple):
@@ -107,6 +108,7 @@ class Page(NamedTuple):
     language_ms: float = 0.0
     dedup_ms: float = 0.0
     topics_ms: float = 0.0
+    text_cleaning: Optional[str] = None  # plain text: the record's own --text_cleaning mode
 
 
 #: The null/default value of the columns a page has before the stages fill them in

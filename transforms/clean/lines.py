@@ -13,6 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from pagestream.transforms.clean.scripts import (
+    ends_sentence,
+    han_or_kana,
+    unpunctuated_script,
+    word_count,
+)
+
 __all__ = ["CleanTextConfig"]
 
 
@@ -79,12 +86,18 @@ DEFAULT_CONFIG = CleanTextConfig()
 
 # --- line features ---------------------------------------------------------------------------
 
-# Zero-width and soft-hyphen characters, deleted from lines. A regex, not str.translate: on
-# non-ASCII lines translate ran at ~21 us per line against ~2 us, for the same result.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_TERMINAL = re.compile(r"[.!?…。！？؟][\"'”’»)\]]*$")
+# Zero-width space, word joiner, BOM and soft hyphen, deleted from lines. Not the zero-width
+# (non-)joiners U+200C/U+200D: they are spelling in Persian, Indic scripts and emoji. A regex,
+# not str.translate: on non-ASCII lines translate ran at ~21 us per line against ~2 us.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
+# "Read more" links glued to a paragraph's end, in the languages of most of the web.
 _TRAILING_LINK = re.compile(
-    r"(?<=[.!?”\"’])\s+(read more|continue reading|show more|see more|more)\s*[»›>…]*$", re.I
+    r"(?<=[.!?”\"’。！？।۔؟])\s*(read more|continue reading|show more|see more|more|weiterlesen"
+    r"|mehr lesen|lire la suite|en savoir plus|leer más|seguir leyendo|leggi (di più|tutto)"
+    r"|continua a leggere|lees meer|ler mais|leia mais|czytaj (więcej|dalej)|читать (далее|дальше)"
+    r"|подробнее|devamını oku|číst dále|citește mai mult|lue lisää|läs mer|les mer|læs mere"
+    r"|اقرأ المزيد|और पढ़ें|阅读全文|阅读更多|続きを読む|더 보기|자세히 보기)\s*[»›>…]*$",
+    re.I,
 )
 
 
@@ -95,21 +108,35 @@ class _Line(NamedTuple):
     sentence: bool
 
 
-# Scripts written without spaces between words: each character counts as a word.
-_UNSPACED = re.compile(
-    r"[\u0e00-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-)
+_INTRO_MIN_WORDS = 6
+
+
+def _introduces_list(text: str, words: int) -> bool:
+    """ "The measures include:" -- a sentence that a list follows; never prose (so trigger words
+    drop it: "Copy the embed link below:")."""
+    return text.endswith(":") and words >= _INTRO_MIN_WORDS
 
 
 def _features(text: str, config: CleanTextConfig) -> _Line:
+    """Words (script-aware, see ``scripts.py``), sentence, prose. A line in a script often
+    written without sentence marks (Thai, Lao, ...) is a sentence from ``unpunctuated_min_words``
+    on (a headline is shorter). Han/kana lines, where a character counts as a word, need twice
+    as many "words" to be unpunctuated prose (a Chinese word is about two characters)."""
     tokens = text.split()
-    words = len(tokens) + (len(_UNSPACED.findall(text)) if not text.isascii() else 0)
-    sentence = bool(_TERMINAL.search(text))
+    words = word_count(text)
+    unpunctuated_min = config.unpunctuated_min_words
+    if words >= unpunctuated_min and han_or_kana(text):  # (most lines are shorter: no test)
+        unpunctuated_min *= 2
+    sentence = (
+        ends_sentence(text)
+        or (words >= config.unpunctuated_min_words and unpunctuated_script(text))
+        or _introduces_list(text, words)
+    )
     alpha = [w for w in tokens if w[:1].isalpha()]
     # Caseless scripts (Han, Arabic, ...) count as lower case: only capitals mark a menu.
     mostly_lower = bool(alpha) and sum(not w[0].isupper() for w in alpha) >= len(alpha) / 2
-    prose = (sentence and words >= config.prose_min_words) or (
-        words >= config.unpunctuated_min_words and mostly_lower
+    prose = (sentence and words >= config.prose_min_words and not text.endswith(":")) or (
+        words >= unpunctuated_min and mostly_lower
     )
     return _Line(text, words, prose, sentence)
 
@@ -123,7 +150,7 @@ def _normalise(line: str) -> str:
 
 def _continues(previous: str, line: str, config: CleanTextConfig) -> bool:
     """True when ``line`` goes on with a hard-wrapped ``previous`` line of the same paragraph."""
-    if len(previous) < config.wrap_min_chars or _TERMINAL.search(previous):
+    if len(previous) < config.wrap_min_chars or ends_sentence(previous):
         return False
     return line[:1].islower() or len(line) >= config.wrap_min_chars
 

@@ -19,6 +19,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from pagestream.transforms.clean.lines import CleanTextConfig, _Line
+from pagestream.transforms.clean.scripts import han_or_kana
 
 __all__: list[str] = []  # internal to clean_text.py: rule tables and line predicates
 
@@ -31,9 +32,47 @@ _READER = re.compile(
 )
 
 
+# Beyond English: "you" and the consent verbs of a notice, in languages of much of the web (a
+# cookie or newsletter sentence addressed to the reader). Only forms that mean "you" alone:
+# not German "sie" (she), Italian "lei" (she), French "je", Polish "pan"/"pani" (Mr/Mrs).
+_READER_NATIVE = re.compile(
+    r"\b(dir|dich|deine?[mnrs]?|vous|votre|vos|usted|ustedes|você|vocês|voi|vostr[oaie]|uw|jij|jouw|twoj[aeg]?"
+    r"|вы|вас|вам|ваш[аеиу]?|siz|sizin|akzeptieren|zustimmen|accepter|acceptez|aceptar|acepta"
+    r"|aceitar|aceite|accetta|accettare|accepteren|akceptuj[eę]?|принять|принимаю|kabul)\b"
+)
+_GERMAN_FORMAL = re.compile(r"\b(Ihnen|Ihre[mnrs]?|Ihr)\b")  # capitalised: the formal "you"
+
+
+# Share / subscribe / log-in / comments widgets in languages of much of the web, for short lines
+# that are not prose ("Teilen Sie diesen Artikel!", "Suscríbete", "分享到微信"). Comment nouns
+# only at the start ("Comentarios (12)"): inside a sentence they are words of the article.
+_NATIVE_WIDGET = re.compile(
+    r"(?<!\w)(teilen|abonnieren|anmelden|einloggen|kommentieren|partager|abonnez-vous"
+    r"|s'abonner|se connecter|inscrivez-vous|compartir|suscr[ií]bete|suscribirse"
+    r"|iniciar sesi[oó]n|reg[ií]strate|condividi|iscriviti|accedi|compartilhe|compartilhar"
+    r"|partilhar|assine|inscreva-se|delen|abonneren|inloggen|udostępnij|subskrybuj|zaloguj"
+    r"|поделиться|подписаться|подпишитесь|войти|paylaş|abone ol|giriş yap|مشاركة|اشترك"
+    r"|تسجيل الدخول|साझा करें|सदस्यता लें|लॉग इन)(?!\w)"
+    r"|^(kommentare|commentaires|comentarios|commenti|comentários|reacties|komentarze"
+    r"|комментарии|yorumlar|التعليقات|टिप्पणियाँ)(?!\w)"
+    # CJK has no word boundaries: only at the start of the line ("分享到微信", "댓글 3")
+    r"|^(分享|订阅|登录|注册|评论|シェア|購読|ログイン|コメント|공유|구독|로그인|댓글)"
+)
+_NATIVE_WIDGET_MAX_WORDS = 7
+
+
+def _native_widget(line: _Line) -> bool:
+    words = line.words / (2 if han_or_kana(line.text) else 1)
+    return words <= _NATIVE_WIDGET_MAX_WORDS and bool(_NATIVE_WIDGET.search(line.text.lower()))
+
+
 def _speaks_to_reader(line: _Line) -> bool:
     lower = line.text.lower()
-    return bool(_READER.search(lower)) and not _REPORTED.search(lower)
+    if _REPORTED.search(lower):
+        return False
+    return bool(
+        _READER.search(lower) or _READER_NATIVE.search(lower) or _GERMAN_FORMAL.search(line.text)
+    )
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -199,14 +238,24 @@ def _is_link_list(line: _Line) -> bool:
 
 
 def _has_markup(line: _Line) -> bool:
-    return (
-        "{" in line.text
-        or "}" in line.text
-        or any(
-            len(t) >= 25 and _MARKUP_TOKEN.fullmatch(t) and "://" not in t
-            for t in line.text.split()
-        )
+    """Braces, or long ``a-b_c-d`` tokens (CSS classes, ids): one is enough in a short line, a
+    paragraph of prose needs two (a url slug glued to a sentence is not code). Runs of ``_``
+    (forms' fill-in blanks) do not count."""
+    if "{" in line.text or "}" in line.text:
+        return True
+    tokens = (
+        t
+        for t in line.text.split()
+        if len(t) >= 25
+        and "://" not in t
+        and _MARKUP_TOKEN.fullmatch(t)
+        and t.strip("_")
+        and _FILL_IN.search(t) is None
     )
+    return next(tokens, None) is not None and (not line.prose or next(tokens, None) is not None)
+
+
+_FILL_IN = re.compile(r"_{3,}")
 
 
 # --- scripts ---------------------------------------------------------------------------------

@@ -9,6 +9,12 @@ code or another script are dropped. Unlike C4 the rules that look for trigger wo
 speaks to the reader ("you", "I agree", "Sign up ...") outside reported speech, so an article
 about cookies keeps its sentences.
 
+Every script: a sentence ends with the full stop or question mark of any script and words are
+counted per script (``scripts.py``); structure (separators, short lines, lines the site
+repeats) finds menus in any language, and small vocabularies of the main web languages add
+their share/subscribe/cookie/"read more" widgets. A short line that is only a date is a
+``date`` line (``dates.py``).
+
 Headings: C4 drops every line without terminal punctuation, and so the headline and the
 subheadings. For news the headline is the densest summary of the article and subheadings
 structure it, so a short heading-like line is kept when an article paragraph follows it: the
@@ -33,6 +39,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
+from pagestream.transforms.clean.dates import is_date_line
 from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
@@ -50,9 +57,11 @@ from pagestream.transforms.clean.rules import (
     _is_link_list,
     _main_script,
     _matches,
+    _native_widget,
     _other_script,
     _speaks_to_reader,
 )
+from pagestream.transforms.clean.scripts import han_or_kana
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
     _repeat_candidate,
@@ -63,6 +72,9 @@ __all__ = [
     "clean_text",
     "remove_repeated_lines",
 ]
+
+
+_DATE_MAX_WORDS = 8
 
 
 class CleanResult(NamedTuple):
@@ -108,16 +120,20 @@ def _reason(
         for rule in _SHAPE_RULES:
             if _matches(rule, lower, words):
                 return rule.reason
+        if _native_widget(line):
+            return "widget"
         if _BY_NAME.match(text):
             return "byline"
-        if _LABEL.match(text):
-            return "label"
+        if _LABEL.match(text) or (text.endswith(":") and _speaks_to_reader(line)):
+            return "label"  # also "Get a weekly summary of our stories:" (a call to the reader)
         if _is_link_list(line):
             return "navigation"
     if not line.prose and _other_script(line, main_script, config):
         return "script"
     if not line.prose and not line.sentence:
         return "no_sentence"
+    if not line.prose and line.words <= _DATE_MAX_WORDS and is_date_line(text):
+        return "date"  # "4 октомври 2021 г.", "2016. szeptember 2.": a dateline, not a sentence
     if line.words < config.min_words:
         return "too_few_words"
     return None
@@ -126,29 +142,47 @@ def _reason(
 def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     text = line.text
     tokens = text.split()
+    max_words = config.heading_max_words * (2 if han_or_kana(text) else 1)
     return (
-        config.heading_min_words <= line.words <= config.heading_max_words
-        and (text[0].isupper() or text[0].isdigit() or text[0] in "\"'“‘«")
+        config.heading_min_words <= line.words <= max_words
+        # a capital, or a letter of a caseless script (Han, Arabic, Devanagari, ...)
+        and (
+            text[0].isupper()
+            or text[0].isdigit()
+            or text[0] in "\"'“‘«「『"
+            or (text[0].isalpha() and not text[0].islower())
+        )
         and not text.endswith(":")
         and not any(c in text for c in "@|©•·»›#")
         and sum(t[:1].isalpha() for t in tokens) >= 0.6 * len(tokens)
+        and not is_date_line(text)  # "22 de agosto de 2023" is a date line
     )
+
+
+def _run_start(lines: list[_Line], reasons: list[str | None], i: int) -> int:
+    """Where the run of article text that prose line ``i`` is in starts: back over the short
+    sentences kept right before it (a sentence that is not prose)."""
+    while i > 0 and reasons[i - 1] is None and lines[i - 1].sentence and not lines[i - 1].prose:
+        i -= 1
+    return i
 
 
 def _restore_headings(
     lines: list[_Line], reasons: list[str | None], config: CleanTextConfig
 ) -> None:
-    """Keeps the heading-like line that leads to each run of article prose (see module doc)."""
+    """Keeps the heading-like line that leads to each run of article prose (see module doc).
+    Short sentences kept right before the prose ("Nobody was hurt.") belong to its run."""
     seen_prose = False
     for i, line in enumerate(lines):
         if reasons[i] is not None or not line.prose:
             continue
-        if i > 0 and reasons[i - 1] is None:
+        start = _run_start(lines, reasons, i)
+        if start > 0 and reasons[start - 1] is None:
             seen_prose = True
             continue
         max_gap = config.heading_max_gap if seen_prose else config.title_max_gap
         seen_prose = True
-        for j in range(i - 1, max(-1, i - max_gap - 2), -1):
+        for j in range(start - 1, max(-1, start - max_gap - 2), -1):
             if reasons[j] is None:
                 break
             after_list = j > 0 and reasons[j - 1] == "related"
@@ -172,6 +206,14 @@ def clean_text(
         their number; and the number of dropped lines per reason. A line that occurs twice in the
         page is kept once. Never raises on any ``str``; the same input gives the same output.
     """
+    lines, reasons = _analyse(text, repeated, config)
+    return _result(lines, reasons)
+
+
+def _analyse(
+    text: str, repeated: frozenset[str], config: CleanTextConfig
+) -> tuple[list[_Line], list[str | None]]:
+    """The logical lines of ``text`` and why each is dropped (None: kept), headings restored."""
     lines = [_features(ln, config) for ln in _logical_lines(text, config)]
     main_script = _main_script(lines)
     seen: set[str] = set()
@@ -181,6 +223,10 @@ def clean_text(
         reasons.append(_reason(line, key, seen, repeated, main_script, config))
         seen.add(key)
     _restore_headings(lines, reasons, config)
+    return lines, reasons
+
+
+def _result(lines: list[_Line], reasons: list[str | None]) -> CleanResult:
     kept = [line.text for line, reason in zip(lines, reasons, strict=True) if reason is None]
     removed = Counter(reason for reason in reasons if reason is not None)
     return CleanResult("\n\n".join(kept), len(kept), tuple(sorted(removed.items())))

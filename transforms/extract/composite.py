@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -30,9 +29,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
 from pagestream.transforms.clean.lines import CleanTextConfig
+from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
+from pagestream.transforms.clean.plain import clean_plain_text
+from pagestream.transforms.clean.scripts import word_count as script_word_count
 from pagestream.transforms.clean.site_stats import SiteStats
 from pagestream.transforms.clean.sites import site_of
-from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
+from pagestream.transforms.clean.text import remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
 from pagestream.transforms.extract.config import (
@@ -68,14 +70,22 @@ class TextConfig:
         extract: HTML extraction bounds and trafilatura settings.
         clean: plain-text line rules.
         site_min_pages: a line on at least this many pages of one site is boilerplate.
+        text_cleaning: plain-text pages' cleaning (``lines``, ``repeats``, ``off``; see
+            ``clean.modes``) unless a JSON Lines record sets its own.
     """
 
     min_words: int = 50
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanTextConfig = field(default_factory=CleanTextConfig)
     site_min_pages: int = 3
+    text_cleaning: str = DEFAULT_TEXT_CLEANING
 
     def __post_init__(self):
+        if self.text_cleaning not in TEXT_CLEANING_MODES:
+            raise ValueError(
+                f"text_cleaning must be one of {', '.join(TEXT_CLEANING_MODES)},"
+                f" got {self.text_cleaning!r}"
+            )
         if not 0 <= self.min_words <= 100_000:
             raise ValueError(f"min_words must be between 0 and 100000, got {self.min_words}")
         if not 2 <= self.site_min_pages <= 1_000_000:
@@ -87,17 +97,10 @@ def doc_id(url: str, text: str) -> str:
     return hashlib.blake2b(f"{url}\n{text}".encode(), digest_size=16).hexdigest()
 
 
-#: Han ideographs and kana: scripts written without spaces, where one character is counted
-#: as one word (a whitespace split would count a whole Chinese paragraph as one word).
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
 def word_count(text: str) -> int:
-    """Whitespace-separated words, plus one per Han or kana character."""
-    unspaced = len(_UNSPACED.findall(text))
-    if not unspaced:
-        return len(text.split())
-    return unspaced + len(_UNSPACED.sub(" ", text).split())
+    """Whitespace-separated words; one per Han or kana character; one per 4 characters of a
+    Thai, Lao, Khmer or Myanmar run (scripts without spaces: ``clean.scripts.word_count``)."""
+    return script_word_count(text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -221,7 +224,9 @@ class ExtractFn(beam.DoFn):
                 too_large = PageTooLarge(f"text over max_page_bytes={self.config.max_page_bytes}")
                 yield self._dead(page, text, too_large)
             else:
-                yield page._replace(text=text, extractor="plaintext")
+                yield page._replace(
+                    text=text, extractor="plaintext", text_cleaning=raw.text_cleaning
+                )
         else:
             extracted = self._extract(page, raw, (timestamp, window, pane))
             if extracted is not None:
@@ -279,13 +284,19 @@ class ExtractFn(beam.DoFn):
 def finish_text(page: Page, repeated: frozenset[str], config: TextConfig) -> Page:
     """Removes boilerplate lines, applies ``min_words``, sets ``doc_id`` and ``word_count``.
 
-    Plain-text pages get every line rule (``clean_text``); text that trafilatura extracted
-    loses only the lines its site repeats on many pages (``remove_repeated_lines``).
+    Plain-text pages are cleaned as their ``text_cleaning`` mode says (the record's own, else
+    ``config.text_cleaning``; ``clean_plain_text``), which also gives their title, date and
+    author; text that trafilatura extracted loses only the lines its site repeats on many
+    pages (``remove_repeated_lines``).
     """
     started = time.perf_counter()
     try:
         if page.extractor == "plaintext":
-            text = clean_text(page.text, repeated, config.clean).text
+            mode = page.text_cleaning or config.text_cleaning
+            text, meta = clean_plain_text(page.text, mode, repeated, config.clean)
+            page = page._replace(
+                title=meta.title, author=meta.author, published_date=meta.published_date
+            )
         else:
             text = remove_repeated_lines(page.text, repeated)
     except Exception as exc:

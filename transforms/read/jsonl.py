@@ -1,8 +1,9 @@
 """Reading JSON Lines files: one record per non-blank line, positions are line numbers from 1.
 
 A line that is not a JSON object with a string ``html`` or ``text`` field becomes one ``dead``
-record; a line over ``MAX_RECORD_BYTES`` is skipped without being held in memory and becomes
-one ``too_large`` record; a file cut or corrupt midway keeps the lines before the damage.
+record (so does a ``text`` record whose ``text_cleaning`` is not ``lines``/``repeats``/``off``);
+a line over ``MAX_RECORD_BYTES`` is skipped without being held in memory and becomes one
+``too_large`` record; a file cut or corrupt midway keeps the lines before the damage.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 
 from pagestream.schemas.records import KIND_RAW, RawPage
+from pagestream.transforms.clean.modes import TEXT_CLEANING_MODES
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.read.common import (
     MAX_RECORD_BYTES,
@@ -60,7 +62,14 @@ def object_record(obj: object, source: str, line: str | bytes) -> RawPage:
         return dead_raw(url, source, STAGE, "invalid_fetch_time", exc, content=line)
     if isinstance(html, str):
         return RawPage(KIND_RAW, url, source, fetch_time, None, html=html)
-    return RawPage(KIND_RAW, url, source, fetch_time, None, text=text)
+    cleaning = obj.get("text_cleaning")
+    if cleaning is not None and cleaning not in TEXT_CLEANING_MODES:
+        return dead_raw(
+            url, source, STAGE, "invalid_text_cleaning",
+            error=f"'text_cleaning' must be one of {', '.join(TEXT_CLEANING_MODES)}, got {cleaning!r}",
+            content=line,
+        )  # fmt: skip
+    return RawPage(KIND_RAW, url, source, fetch_time, None, text=text, text_cleaning=cleaning)
 
 
 def _skip_line(stream) -> None:
