@@ -400,6 +400,14 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     plan = plan_run(options, beam_options)
     try:
         result = _run_planned(plan, beam_options)
+    except Exception:
+        manifest = read_manifest(plan.options.output, plan.options.run_id)
+        if manifest is None or manifest.get("attempt") != plan.attempt:
+            raise  # not committed: the previous manifest (if any) and its files are intact
+        # Failed after its manifest (the commit point) was written: committed; what was left
+        # to clean (superseded files, staging) goes with the next run or `pagestream vacuum`.
+        LOG.warning("run %s committed; cleaning up after it failed", plan.options.run_id)
+        return manifest
     finally:
         plan.lease.release()
     manifest = read_manifest(plan.options.output, plan.options.run_id)

@@ -40,6 +40,8 @@ def _quiet_library_logs() -> None:
 _LAZY_COMMANDS = {
     "query": ("pagestream.query", "SQL over the committed runs (DuckDB)"),
     "report": ("pagestream.report", "write an HTML report of the runs"),
+    "files": ("pagestream.files", "list the committed files (for readers that glob)"),
+    "vacuum": ("pagestream.vacuum", "remove files that crashed attempts left behind"),
 }
 
 
@@ -77,15 +79,17 @@ def _most_common(counts: dict, n: int) -> list[tuple[str, int]]:
 
 
 def print_summary(manifest: dict, seconds: float, stream=None) -> None:
-    """A short human summary of a committed run."""
+    """A short human summary of a committed run (its time is the manifest's ``duration_s``)."""
     stream = stream or sys.stdout
+    seconds = manifest.get("duration_s", seconds)
     counts = manifest["counts"]
     out = manifest["options"]["output"]
     read = counts["records_read"]
     rate = read / seconds if seconds > 0 else 0.0
     lines = [
         f"pagestream run {manifest['run_id']} committed in {seconds:.1f} s "
-        f"({rate:.1f} records/s, {manifest['inputs']['files']} files, "
+        f"({rate:.1f} records/s, {manifest['inputs']['files']} "
+        f"file{'' if manifest['inputs']['files'] == 1 else 's'}, "
         f"{manifest['inputs']['bytes'] / 1e6:.1f} MB)",
         f"  records read   {read}",
         f"  pages written  {counts['pages']}",
@@ -149,7 +153,11 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             message = f"the output location {options.output} is full (No space left on device)"
         print(f"pagestream run: the run failed: {message}; nothing was committed", file=sys.stderr)
         return EXIT_FAILED
-    print_summary(manifest, time.perf_counter() - started)
+    try:
+        print_summary(manifest, time.perf_counter() - started)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `pagestream run ... | true`: the run is committed all the same
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit flush silent
     return EXIT_OK
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "QueryError",
     "RunManifest",
     "add_arguments",
+    "committed_files",
     "connect",
     "load_manifests",
     "main",
@@ -125,8 +126,7 @@ def load_manifests(out_dir: str | Path, run_id: str | None = None) -> list[RunMa
 def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConnection:
     """Opens an in-memory DuckDB connection with the views over the committed runs of ``out_dir``.
 
-    Guarantees: only files named in a manifest are read (listed files that no longer exist are
-    skipped); every view exists with its full column set even when no run wrote that table;
+    Guarantees: exactly the files named in the manifests are read; every view exists with its full column set even when no run wrote that table;
     ``crawl_date`` is a DATE; the session time zone is UTC, so timestamps print the same on every
     machine. Files of older schema versions read by column name (missing columns are NULL),
     as ``union_by_name`` would; a filter on ``crawl_date``/``language`` skips the other files
@@ -137,10 +137,12 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
         run_id: Restrict every view (``runs`` included) to this committed run.
 
     Raises:
-        QueryError: see :func:`load_manifests`; also when a listed file cannot be read.
+        QueryError: see :func:`load_manifests`; also when a listed file is missing, has another
+            size than its manifest records, or cannot be read.
     """
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
+    _check_listed_files(root, runs)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     try:
@@ -154,16 +156,58 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
 
 
 def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[list[str]]:
-    """The listed files that exist, in groups of one schema version, newest version first."""
+    """The listed files, in groups of one schema version, newest version first."""
     groups: dict[str, dict[str, None]] = {}
     for run in runs:
         version = str(run.data.get("schema_version") or "0")
         for rel in run.files(table):
-            path = root / rel
-            if path.is_file():
-                groups.setdefault(version, {}).setdefault(str(path))
+            groups.setdefault(version, {}).setdefault(str(root / rel))
     order = sorted(groups, key=lambda v: (len(v), v), reverse=True)  # "10" > "9" > "1" > "0"
     return [list(groups[v]) for v in order]
+
+
+def _check_listed_files(root: Path, runs: Sequence[RunManifest]) -> None:
+    """Every file a manifest lists exists, with the size it records (``file_list``)."""
+    problems = []
+    for run in runs:
+        sizes = {f["path"]: f.get("bytes") for f in run.data.get("file_list") or []}
+        for rel in [p for table in TABLES for p in run.files(table)]:
+            path = root / rel
+            if not path.is_file():
+                problems.append(f"{rel} (run {run.run_id}) is missing")
+            elif sizes.get(rel) is not None and path.stat().st_size != sizes[rel]:
+                problems.append(
+                    f"{rel} (run {run.run_id}) has {path.stat().st_size} bytes, "
+                    f"its manifest says {sizes[rel]}"
+                )
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise QueryError(
+            f"{len(problems)} file(s) listed by the manifests in {root} are not as committed: "
+            f"{'; '.join(problems[:3])}{more}. The directory was changed outside pagestream: "
+            "restore the files or rerun those runs"
+        )
+
+
+def committed_files(
+    out_dir: str | Path, table: str = "pages", run_id: str | None = None
+) -> list[str]:
+    """The absolute paths of the committed files of ``table`` (one manifest's, or every run's).
+
+    This is the consistent way to read an output directory without :func:`connect`: a raw glob
+    (``out/pages/**/*.parquet``) can also see files of a run being committed, or left by a
+    crashed attempt until the next run or ``pagestream vacuum`` removes them. E.g.
+    ``duckdb.read_parquet(committed_files("out"), hive_partitioning=True)``.
+
+    Raises:
+        QueryError: see :func:`load_manifests`; also when a listed file is missing.
+    """
+    if table not in TABLES:
+        raise QueryError(f"table must be one of {', '.join(TABLES)}, not {table!r}")
+    runs = load_manifests(out_dir, run_id)
+    root = Path(out_dir).resolve()
+    _check_listed_files(root, runs)
+    return [str(root / rel) for run in runs for rel in run.files(table)]
 
 
 def _sql_string(value: str) -> str:

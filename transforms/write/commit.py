@@ -10,7 +10,8 @@ Every attempt at a run writes its files under names no other attempt uses
 3. writes ``_runs/<run_id>.json`` atomically (a hidden temporary file, then a rename) -- **the
    commit point**: it lists the files (path, rows, bytes) readers must read;
 4. deletes the files of the superseded attempt and orphans of crashed attempts of ``run_id``;
-5. finishes the ``--state`` marker and removes the staging directory.
+5. finishes the ``--state`` marker, removes the staging directory, and vacuums orphans of
+   other runs that no live process can commit any more (``vacuum.py``).
 
 A crash or failure before step 3 leaves the previous manifest, and every file it lists, intact;
 one after step 3 leaves the new attempt committed whole. ``CommitRun`` is the graph's single
@@ -38,6 +39,7 @@ from pagestream.transforms.write.files import (
 )
 from pagestream.transforms.write.parquet import TABLES, StagedFile
 from pagestream.transforms.write.stats import empty_stats
+from pagestream.transforms.write.vacuum import vacuum
 
 __all__ = [
     "FAULT_ENV",
@@ -178,6 +180,10 @@ def commit(output: str, run_id: str, files: list[StagedFile], manifest: dict, st
         state.finish()
         fault_point("state_finished")
     remove_staging(output, run_id)
+    try:
+        vacuum(output)  # orphans of other runs' crashed attempts (see vacuum.py)
+    except Exception:  # noqa: BLE001 - cleaning is best effort; the run is committed
+        pass
     return manifest
 
 

@@ -92,6 +92,10 @@ class Lease:
             "heartbeat_unix": time.time(),
         }
 
+    def read(self) -> dict | None:
+        """The lease's content, None when there is none (or it is half-written)."""
+        return self._read()
+
     def _read(self) -> dict | None:
         try:
             with FileSystems.open(self.path) as handle:
@@ -99,12 +103,14 @@ class Lease:
         except Exception:  # gone meanwhile, or half-written by a crashed holder
             return None
 
-    def _stale(self, holder: dict | None) -> bool:
+    def stale(self, holder: dict | None, own_process_stale: bool = True) -> bool:
+        """Whether ``holder`` (a lease's content) can be taken over. A lease of this process
+        counts as stale for ``acquire`` (an earlier plan of the run that was not released)."""
         if holder is None:
             return True
         if holder.get("host") == socket.gethostname():
             if holder.get("pid") == os.getpid():
-                return True  # this process: an earlier plan of the same run that was not released
+                return own_process_stale
             if not _pid_alive(int(holder.get("pid", -1))):
                 return True
         return time.time() - float(holder.get("heartbeat_unix", 0)) > STALE_AFTER_S
@@ -127,7 +133,7 @@ class Lease:
                 self._thread.start()
                 return self
             holder = self._read()
-            if not self._stale(holder):
+            if not self.stale(holder):
                 raise LeaseHeld(
                     f"{self.what} is being written by another process (owner "
                     f"{holder.get('owner')}, host {holder.get('host')}, pid {holder.get('pid')}, "
