@@ -38,6 +38,7 @@ from pagestream.transforms.read.pages import ReadPages, limit_records, split_fil
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
 from pagestream.transforms.topics.taxonomy import load_taxonomy
 from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
+from pagestream.transforms.write.compact import absorbed_by
 from pagestream.transforms.write.files import delete, new_attempt, staging_dir
 from pagestream.transforms.write.lease import Lease, LeaseHeld, run_lease
 from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet
@@ -187,6 +188,8 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         lease.acquire()
     except LeaseHeld as exc:
         raise OptionsError(str(exc)) from exc
+    except OSError as exc:
+        raise OptionsError(f"--output {options.output}: cannot write there ({exc})") from exc
     try:
         return _plan_locked(
             options, beam_options, text, language, dedup, topics, files, skipped, lease
@@ -202,6 +205,12 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
         previous = read_manifest(options.output, options.run_id)
         if previous:  # a rerun of a scheduled slot keeps its date
             options = _replace(options, logical_date=previous["logical_date"])
+    compacted = absorbed_by(options.output, options.run_id)
+    if compacted:
+        raise OptionsError(
+            f"--run_id {options.run_id}: its rows were compacted with other runs into shared "
+            f"files (pagestream compact, compaction {compacted}); a compacted run cannot be rerun"
+        )
     check_output_writable(options.output, options.run_id)
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)

@@ -384,3 +384,22 @@ def test_streaming_micro_batch_failing_before_its_manifest_is_retried_whole(fres
     assert manifest["run_id"] == "s-000000"
     assert _committed_urls(out) == {"r0": urls["old"], "s-000000": urls["new"]}
     _check_index(out, state)
+
+
+def test_an_output_directory_keeps_its_own_duplicate_index_by_default(base, tmp_path):
+    """Two runs into one output without --state: the second one's copies are duplicates
+    (OUT/_state), unless --no_state."""
+    root, _ = base
+    out = tmp_path / "out"
+    common = ["--input", str(root / "old.jsonl"), "--output", str(out), "--min_words", "5"]
+    assert _run(*common, "--run_id", "a") == 0
+    assert _run(*common, "--run_id", "b") == 0
+    assert _run(*common, "--run_id", "c", "--no_state") == 0
+    got = (
+        connect(out)
+        .execute("SELECT run_id, dup_status, count(*) FROM pages GROUP BY ALL ORDER BY 1")
+        .fetchall()
+    )
+    assert got == [("a", "unique", 40), ("b", "exact", 40), ("c", "unique", 40)]
+    assert (out / "_state" / "_committed" / "b.json").is_file()
+    assert not (out / "_state" / "_committed" / "c.json").exists()

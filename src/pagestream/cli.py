@@ -42,6 +42,7 @@ _LAZY_COMMANDS = {
     "report": ("pagestream.report", "write an HTML report of the runs"),
     "files": ("pagestream.files", "list the committed files (for readers that glob)"),
     "vacuum": ("pagestream.vacuum", "remove files that crashed attempts left behind"),
+    "compact": ("pagestream.compact", "merge the small files of settled runs"),
 }
 
 

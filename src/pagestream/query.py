@@ -142,12 +142,18 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     """
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
-    _check_listed_files(root, runs)
+    sources, shared = _sources(out_dir, runs, run_id)
+    _check_listed_files(root, sources)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     try:
         for table in TABLES:
-            _create_table_view(con, table, _existing_files(root, runs, table))
+            name = f"_all_{table}" if shared else table
+            _create_table_view(con, name, _existing_files(root, sources, table), table)
+            if shared:  # the run's rows share compacted files with other runs
+                con.execute(
+                    f"CREATE VIEW {table} AS SELECT * FROM {name} WHERE run_id = {_sql_string(run_id)}"
+                )
         _create_runs_view(con, runs)
     except duckdb.Error as exc:
         con.close()
@@ -206,15 +212,54 @@ def committed_files(
         raise QueryError(f"table must be one of {', '.join(TABLES)}, not {table!r}")
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
-    _check_listed_files(root, runs)
-    return [str(root / rel) for run in runs for rel in run.files(table)]
+    sources, shared = _sources(out_dir, runs, run_id)
+    if shared:
+        raise QueryError(
+            f"run {run_id} was compacted into files shared with other runs (pagestream compact): "
+            f"read committed_files({str(out_dir)!r}) WHERE run_id = {run_id!r}"
+        )
+    _check_listed_files(root, sources)
+    return [str(root / rel) for run in sources for rel in run.files(table)]
+
+
+def _sources(
+    out_dir: str | Path, runs: Sequence[RunManifest], run_id: str | None
+) -> tuple[list[RunManifest], bool]:
+    """What to read: the runs' manifests, with the files of runs that a compaction absorbed
+    replaced by the compaction's (``transforms/write/compact.py``); and whether the one run
+    asked for (``run_id``) lives in shared files (its rows must then be filtered)."""
+    root = Path(out_dir)
+    found = []
+    for path in sorted((root / "_compactions").glob("[!._]*.json")):
+        try:
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise QueryError(f"unreadable compaction manifest {path}: {exc}") from None
+    if not found:
+        return list(runs), False
+    from pagestream.transforms.write.compact import effective  # Beam only when compacted
+
+    try:
+        chosen = effective([r.data for r in load_manifests(out_dir)], found)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    absorbed = {run for c in chosen for run in c["absorbs"]}
+    wanted = {r.run_id for r in runs}
+    sources = [r for r in runs if r.run_id not in absorbed]
+    for c in chosen:
+        if wanted & set(c["absorbs"]):
+            data = {**c, "run_id": f"compaction {c['id']}"}
+            sources.append(RunManifest(root / "_compactions" / f"{c['id']}.json", data))
+    return sources, run_id is not None and run_id in absorbed
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, groups: list[list[str]]) -> None:
+def _create_table_view(
+    con: duckdb.DuckDBPyConnection, table: str, groups: list[list[str]], kind: str = ""
+) -> None:
     """One ``read_parquet`` per schema version, combined by column name.
 
     Files of one schema version share one column layout, so within a group DuckDB reads
@@ -223,12 +268,13 @@ def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, groups: list[
     on 2,000 files (0.06 s -> 0.9 s for a one-partition query). ``UNION ALL BY NAME`` gives
     older versions NULL for the columns they lack, as ``union_by_name`` would.
     """
+    kind = kind or table
     if not groups:
-        con.register(f"_empty_{table}", _empty_table(table))
+        con.register(f"_empty_{table}", _empty_table(kind))
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM _empty_{table}")
         return
     options = "union_by_name = false"
-    if table == "pages":
+    if kind == "pages":
         options += (
             ", hive_partitioning = true,"
             " hive_types = {'crawl_date': DATE, 'language': VARCHAR}, hive_types_autocast = false"

@@ -154,8 +154,9 @@ class StateCommit:
     (after the manifest) drops the other attempts and their segment files.
 
     Args:
-        output: the output directory whose manifest decides; None for an index used without
-            one (the marker alone then commits, as ``commit_run`` does).
+        output: the output directory whose manifest decides (recorded relative to the state
+            directory when both are local); None for an index used without one (the marker
+            alone then commits, as ``commit_run`` does).
     """
 
     def __init__(
@@ -163,7 +164,9 @@ class StateCommit:
     ) -> None:
         _check_run_id(run_id)
         if output is not None and FileSystems.get_scheme(output) is None:
-            output = os.path.abspath(output)
+            # Relative to the state directory: an output moved with its own OUT/_state still
+            # finds its manifests.
+            output = os.path.relpath(os.path.abspath(output), os.path.abspath(state_dir))
         self.state_dir, self.run_id, self.attempt = state_dir, run_id, attempt
         self.logical_date, self.output = logical_date, output
 
@@ -212,6 +215,13 @@ def commit_run(
     commit.finish()
 
 
+def _output_of(state_dir: str, output: str) -> str:
+    """The output directory a marker names (local ones relative to the state directory)."""
+    if FileSystems.get_scheme(output) is not None or FileSystems.get_scheme(state_dir):
+        return output
+    return os.path.normpath(os.path.join(os.path.abspath(state_dir), output))
+
+
 def _manifest_attempt(output: str, run_id: str) -> str | None:
     """The index attempt named by ``output``'s committed manifest of ``run_id``."""
     path = f"{output.rstrip('/')}/_runs/{run_id}.json"
@@ -237,7 +247,7 @@ def committed_runs(state_dir: str) -> list[CommittedRun]:
         marker = _read_marker(path)
         run_id, attempts = marker["run_id"], marker["attempts"]
         if marker.get("output"):
-            attempt = _manifest_attempt(marker["output"], run_id)
+            attempt = _manifest_attempt(_output_of(state_dir, marker["output"]), run_id)
         else:
             attempt = marker.get("attempt") or next(iter(attempts), None)
         if attempt not in attempts:

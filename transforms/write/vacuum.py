@@ -14,7 +14,6 @@ with the next run into the same output.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import NamedTuple
@@ -39,14 +38,16 @@ class Vacuumed(NamedTuple):
 
 
 def _listed(output: str) -> set[str]:
+    """Files readers read: of the run manifests, and of the compactions in effect (the own
+    files of runs a compaction absorbed are no longer read: they count as orphans)."""
+    from pagestream.transforms.write.commit import list_manifests  # commit imports vacuum
+    from pagestream.transforms.write.compact import compactions, effective
+
     root = output.rstrip("/")
-    found = set()
-    for path in match_under(output, "_runs/*.json"):
-        if path.rsplit("/", 1)[-1].startswith((".", "_")):
-            continue
-        with FileSystems.open(path) as handle:
-            found.update(f"{root}/{rel}" for rel in listed_files(json.loads(handle.read())))
-    return found
+    chosen = effective(list_manifests(output), compactions(output))
+    absorbed = {run for c in chosen for run in c["absorbs"]}
+    manifests = [m for m in list_manifests(output) if m["run_id"] not in absorbed] + chosen
+    return {f"{root}/{rel}" for m in manifests for rel in listed_files(m)}
 
 
 def _leases(output: str) -> tuple[set[str], set[str], list[str]]:
