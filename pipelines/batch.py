@@ -37,7 +37,7 @@ from pagestream.transforms.read.inputs import InputError, InputFile, expand_inpu
 from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
 from pagestream.transforms.topics.taxonomy import load_taxonomy
-from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
+from pagestream.transforms.write.commit import CommitRun, abandon, manifest_path, read_manifest
 from pagestream.transforms.write.compact import absorbed_by
 from pagestream.transforms.write.files import delete, new_attempt, staging_dir
 from pagestream.transforms.write.lease import Lease, LeaseHeld, run_lease
@@ -409,13 +409,18 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     plan = plan_run(options, beam_options)
     try:
         result = _run_planned(plan, beam_options)
-    except Exception:
+    except BaseException as exc:  # a failure, or Ctrl-C
         manifest = read_manifest(plan.options.output, plan.options.run_id)
-        if manifest is None or manifest.get("attempt") != plan.attempt:
-            raise  # not committed: the previous manifest (if any) and its files are intact
-        # Failed after its manifest (the commit point) was written: committed; what was left
-        # to clean (superseded files, staging) goes with the next run or `pagestream vacuum`.
-        LOG.warning("run %s committed; cleaning up after it failed", plan.options.run_id)
+        committed = manifest is not None and manifest.get("attempt") == plan.attempt
+        # Under the lease still: files of the run that its committed manifest (the previous
+        # one, or this attempt's if the failure came after the commit point) does not list go.
+        try:
+            abandon(plan.options.output, plan.options.run_id)
+        except Exception:  # noqa: BLE001 - best effort: the next run or `pagestream vacuum`
+            LOG.debug("could not clean up after run %s", plan.options.run_id, exc_info=True)
+        if not committed or not isinstance(exc, Exception):
+            raise
+        LOG.warning("run %s committed; a step after its commit failed", plan.options.run_id)
         return manifest
     finally:
         plan.lease.release()

@@ -8,6 +8,7 @@ counts must equal the rows, and the ``--state`` index must hold exactly the comm
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -403,3 +404,28 @@ def test_an_output_directory_keeps_its_own_duplicate_index_by_default(base, tmp_
     assert got == [("a", "unique", 40), ("b", "exact", 40), ("c", "unique", 40)]
     assert (out / "_state" / "_committed" / "b.json").is_file()
     assert not (out / "_state" / "_committed" / "c.json").exists()
+
+
+class _ClosedStdout(io.StringIO):
+    """``pagestream run ... | true``: every write to stdout fails with EPIPE."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_glob_characters_in_output_and_a_closed_stdout(base, tmp_path, monkeypatch):
+    root, urls = base
+    out = tmp_path / "out[1]*?"
+    monkeypatch.setattr(sys, "stdout", _ClosedStdout())
+    args = ["--input", str(root / "old.jsonl"), "--output", str(out), "--min_words", "5"]
+    assert _run(*args, "--run_id", "g") == 0  # committed: a closed stdout is not a failure
+    assert _run(*args[:1], str(root / "new.jsonl"), *args[2:], "--run_id", "g") == 0
+    assert _committed_urls(out) == {"g": urls["new"]}
+    assert _raw_glob_urls(out.parent / "*") == urls["new"]  # the old attempt's files are gone
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_runs",
+        "_state",
+        "dead_letter",
+        "pages",
+        "rejected",
+    ]

@@ -45,6 +45,7 @@ __all__ = [
     "FAULT_ENV",
     "CommitRun",
     "InjectedFault",
+    "abandon",
     "commit",
     "fault_point",
     "list_manifests",
@@ -185,6 +186,17 @@ def commit(output: str, run_id: str, files: list[StagedFile], manifest: dict, st
     except Exception:  # noqa: BLE001 - cleaning is best effort; the run is committed
         pass
     return manifest
+
+
+def abandon(output: str, run_id: str) -> None:
+    """Removes what a failed, uncommitted attempt of ``run_id`` left: its files moved into
+    the tables but not listed by the committed manifest, and its staging directory. Call it
+    only while holding the run's lease (nothing else is writing ``run_id``)."""
+    root = output.rstrip("/")
+    keep = {f"{root}/{rel}" for rel in listed_files(read_manifest(output, run_id) or {})}
+    for path in sorted(_own_files(output, run_id) - keep):
+        delete([path])
+    remove_staging(output, run_id)
 
 
 class CommitFn(beam.DoFn):
