@@ -303,19 +303,20 @@ def _cli(env_fault: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, timeout=RUN_TIMEOUT_S)
 
 
-def test_kill_9_mid_rerun_commit_keeps_the_old_attempt_and_next_run_cleans(fresh):
-    """Formerly: 254 old + 146 new rows under a manifest that said 400; and a killed first
-    commit left its files in pages/ for ever, read by the README's raw glob."""
+@pytest.mark.parametrize("run_id", ["r0", "r1"])  # a rerun, a first run
+def test_kill_9_mid_commit_leaves_the_old_state_and_next_run_cleans(fresh, run_id):
+    """Formerly: a killed rerun left 254 old + 146 new rows under a manifest that said 400;
+    a killed first commit left its files in pages/ for ever, read by the README's raw glob."""
     tmp, root, urls = fresh
     out, state = tmp / "out", tmp / "state"
-    killed = _cli("moved-2:kill", *_args(root / "new.jsonl", out, state, "r0"))
+    killed = _cli("moved-2:kill", *_args(root / "new.jsonl", out, state, run_id))
     assert killed.returncode == -9
     assert _committed_urls(out) == {"r0": urls["old"]}
     _check_index(out, state)
     assert _raw_glob_urls(out) != urls["old"]  # the killed attempt's files are there ...
-    rng_input = tmp / "other.jsonl"
-    other = _write_input(rng_input, "other", 5, 3)
-    assert _run(*_args(rng_input, out, state, "r2", "2026-01-03")) == 0
+    other_input = tmp / "other.jsonl"
+    other = _write_input(other_input, "other", 5, 3)
+    assert _run(*_args(other_input, out, state, "r2", "2026-01-03")) == 0
     assert _raw_glob_urls(out) == urls["old"] | other  # ... until the next run's commit
     assert not (out / "_staging").exists() and not (out / "_leases").exists()
 
@@ -429,3 +430,30 @@ def test_glob_characters_in_output_and_a_closed_stdout(base, tmp_path, monkeypat
         "pages",
         "rejected",
     ]
+
+
+def test_a_second_streamer_on_the_same_output_is_refused(fresh):
+    """Formerly: two streamers on the same directories ingested 60 rows twice."""
+    from pagestream.cli import _parser, sample_dir
+    from pagestream.pipelines.options import OptionsError, parse_run_args
+    from pagestream.pipelines.streaming import StreamLoop
+
+    tmp, _, _ = fresh
+    (tmp / "incoming").mkdir()
+    argv = ["run", "--streaming", "--quiet", "--input", str(tmp / "incoming"), "--output",
+            str(tmp / "out"), "--state", str(tmp / "state"), "--run_id", "s"]  # fmt: skip
+    args, rest = _parser().parse_known_args(argv)
+    options = parse_run_args(args, rest, sample_dir())
+    lease = tmp / "state" / "_leases" / "_streamer.json"
+    lease.parent.mkdir()
+    holder = _sleeper()
+    try:
+        record = {"host": os.uname().nodename, "pid": holder.pid, "token": "t",
+                  "heartbeat_unix": time.time()}  # fmt: skip
+        lease.write_text(json.dumps(record))
+        with pytest.raises(OptionsError, match="a streamer"):
+            StreamLoop(options, rest, log=io.StringIO())
+        assert not (tmp / "out" / "_leases").exists()  # the output lease was given back
+    finally:
+        holder.kill()
+        holder.wait()

@@ -41,6 +41,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from pagestream.query_files import check_listed_files, table_sources
+
 __all__ = [
     "FORMATS",
     "TABLES",
@@ -126,7 +128,9 @@ def load_manifests(out_dir: str | Path, run_id: str | None = None) -> list[RunMa
 def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConnection:
     """Opens an in-memory DuckDB connection with the views over the committed runs of ``out_dir``.
 
-    Guarantees: exactly the files named in the manifests are read; every view exists with its full column set even when no run wrote that table;
+    Guarantees: exactly the files named in the manifests are read (the files of a compaction
+    for the runs it absorbed); every view exists with its full column set even when no run
+    wrote that table;
     ``crawl_date`` is a DATE; the session time zone is UTC, so timestamps print the same on every
     machine. Files of older schema versions read by column name (missing columns are NULL),
     as ``union_by_name`` would; a filter on ``crawl_date``/``language`` skips the other files
@@ -142,8 +146,8 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     """
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
-    sources, shared = _sources(out_dir, runs, run_id)
-    _check_listed_files(root, sources)
+    sources, shared = table_sources(out_dir, runs, run_id)
+    check_listed_files(root, sources)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     try:
@@ -172,29 +176,6 @@ def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list
     return [list(groups[v]) for v in order]
 
 
-def _check_listed_files(root: Path, runs: Sequence[RunManifest]) -> None:
-    """Every file a manifest lists exists, with the size it records (``file_list``)."""
-    problems = []
-    for run in runs:
-        sizes = {f["path"]: f.get("bytes") for f in run.data.get("file_list") or []}
-        for rel in [p for table in TABLES for p in run.files(table)]:
-            path = root / rel
-            if not path.is_file():
-                problems.append(f"{rel} (run {run.run_id}) is missing")
-            elif sizes.get(rel) is not None and path.stat().st_size != sizes[rel]:
-                problems.append(
-                    f"{rel} (run {run.run_id}) has {path.stat().st_size} bytes, "
-                    f"its manifest says {sizes[rel]}"
-                )
-    if problems:
-        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-        raise QueryError(
-            f"{len(problems)} file(s) listed by the manifests in {root} are not as committed: "
-            f"{'; '.join(problems[:3])}{more}. The directory was changed outside pagestream: "
-            "restore the files or rerun those runs"
-        )
-
-
 def committed_files(
     out_dir: str | Path, table: str = "pages", run_id: str | None = None
 ) -> list[str]:
@@ -212,45 +193,14 @@ def committed_files(
         raise QueryError(f"table must be one of {', '.join(TABLES)}, not {table!r}")
     runs = load_manifests(out_dir, run_id)
     root = Path(out_dir).resolve()
-    sources, shared = _sources(out_dir, runs, run_id)
+    sources, shared = table_sources(out_dir, runs, run_id)
     if shared:
         raise QueryError(
             f"run {run_id} was compacted into files shared with other runs (pagestream compact): "
             f"read committed_files({str(out_dir)!r}) WHERE run_id = {run_id!r}"
         )
-    _check_listed_files(root, sources)
+    check_listed_files(root, sources)
     return [str(root / rel) for run in sources for rel in run.files(table)]
-
-
-def _sources(
-    out_dir: str | Path, runs: Sequence[RunManifest], run_id: str | None
-) -> tuple[list[RunManifest], bool]:
-    """What to read: the runs' manifests, with the files of runs that a compaction absorbed
-    replaced by the compaction's (``transforms/write/compact.py``); and whether the one run
-    asked for (``run_id``) lives in shared files (its rows must then be filtered)."""
-    root = Path(out_dir)
-    found = []
-    for path in sorted((root / "_compactions").glob("[!._]*.json")):
-        try:
-            found.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise QueryError(f"unreadable compaction manifest {path}: {exc}") from None
-    if not found:
-        return list(runs), False
-    from pagestream.transforms.write.compact import effective  # Beam only when compacted
-
-    try:
-        chosen = effective([r.data for r in load_manifests(out_dir)], found)
-    except ValueError as exc:
-        raise QueryError(str(exc)) from None
-    absorbed = {run for c in chosen for run in c["absorbs"]}
-    wanted = {r.run_id for r in runs}
-    sources = [r for r in runs if r.run_id not in absorbed]
-    for c in chosen:
-        if wanted & set(c["absorbs"]):
-            data = {**c, "run_id": f"compaction {c['id']}"}
-            sources.append(RunManifest(root / "_compactions" / f"{c['id']}.json", data))
-    return sources, run_id is not None and run_id in absorbed
 
 
 def _sql_string(value: str) -> str:
