@@ -1,10 +1,10 @@
 """The batch pipeline: plan the run, build the graph from composites, run it, return the manifest.
 
-The graph (DESIGN.md)::
+The graph::
 
     ReadPages -> ExtractText -> DetectLanguage -> MarkDuplicates -> TagTopics
       -> WritePartitionedParquet ─┐
-      -> RunStats ────────────────┤-> CommitRun (moves files, writes the manifest last)
+      -> RunStats ────────────────┤-> CommitRun (moves files, writes the manifest: the commit)
       -> WriteIndexSegment ───────┘   (only with --state)
 """
 
@@ -29,6 +29,7 @@ from pagestream.progress_display import ProgressDisplay
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
+from pagestream.transforms.dedup.state_check import check_state
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
 from pagestream.transforms.extract.config import ExtractConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
@@ -36,8 +37,11 @@ from pagestream.transforms.read.inputs import InputError, InputFile, expand_inpu
 from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
 from pagestream.transforms.topics.taxonomy import load_taxonomy
-from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
-from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet, staging_dir
+from pagestream.transforms.write.commit import CommitRun, abandon, manifest_path, read_manifest
+from pagestream.transforms.write.compact import absorbed_by
+from pagestream.transforms.write.files import delete, new_attempt, staging_dir
+from pagestream.transforms.write.lease import Lease, LeaseHeld, run_lease
+from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet
 from pagestream.transforms.write.progress import progress_dir
 from pagestream.transforms.write.stats import RunStats
 
@@ -77,6 +81,8 @@ class RunPlan:
     read_parts: int = 1  # ReadPages(parts=...): each WARC/JSONL file split for this many workers
     state_attempt: str | None = None
     manifest_base: dict = field(default_factory=dict)
+    attempt: str = ""  # this attempt's file-name token (``files.new_attempt``)
+    lease: Lease | None = None  # held from planning to the end of ``run``
 
 
 def versions() -> dict:
@@ -94,11 +100,11 @@ def check_output_writable(output: str, run_id: str) -> None:
     staging = staging_dir(output, run_id)
     try:
         if FileSystems.exists(staging):
-            FileSystems.delete([staging])
+            delete([staging])
         probe = f"{staging}/.probe"
         with FileSystems.create(probe) as handle:
             handle.write(b"ok")
-        FileSystems.delete([probe])
+        delete([probe])
     except Exception as exc:
         raise OptionsError(f"--output {output}: cannot write there ({exc})") from exc
 
@@ -166,11 +172,46 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         files, skipped = expand_inputs(options.inputs)
     except InputError as exc:
         raise OptionsError(str(exc)) from exc
+    if not files:
+        raise OptionsError(
+            f"--input {' '.join(options.inputs)}: no input files found"
+            + (f" ({len(skipped)} files of other formats skipped)" if skipped else "")
+            + "; nothing was run"
+        )
     files = limit_records(files, options.max_pages)
+    if options.state:
+        try:
+            check_state(options.state)
+        except ValueError as exc:
+            raise OptionsError(str(exc)) from exc
+    lease = run_lease(options.output, options.run_id)
+    try:
+        lease.acquire()
+    except LeaseHeld as exc:
+        raise OptionsError(str(exc)) from exc
+    except OSError as exc:
+        raise OptionsError(f"--output {options.output}: cannot write there ({exc})") from exc
+    try:
+        return _plan_locked(
+            options, beam_options, text, language, dedup, topics, files, skipped, lease
+        )
+    except BaseException:
+        lease.release()
+        raise
+
+
+def _plan_locked(options, beam_options, text, language, dedup, topics, files, skipped, lease):
+    """The part of ``plan_run`` that touches the output, under the run's lease."""
     if not options.logical_date_given:
         previous = read_manifest(options.output, options.run_id)
         if previous:  # a rerun of a scheduled slot keeps its date
             options = _replace(options, logical_date=previous["logical_date"])
+    compacted = absorbed_by(options.output, options.run_id)
+    if compacted:
+        raise OptionsError(
+            f"--run_id {options.run_id}: its rows were compacted with other runs into shared "
+            f"files (pagestream compact, compaction {compacted}); a compacted run cannot be rerun"
+        )
     check_output_writable(options.output, options.run_id)
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)
@@ -180,9 +221,11 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
     if redistribute == "none":
         warn_if_files_are_fewer_than_workers(split_files(files, read_parts), read_parts)
     write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
-    attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
+    state_attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
+    attempt = new_attempt()
     base = {
         "run_id": options.run_id,
+        "attempt": attempt,
         "logical_date": options.logical_date,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "schema_version": SCHEMA_VERSION,
@@ -210,8 +253,10 @@ def plan_run(options: RunOptions, beam_options: PipelineOptions) -> RunPlan:
         write=write,
         redistribute=redistribute,
         read_parts=read_parts,
-        state_attempt=attempt,
+        state_attempt=state_attempt,
         manifest_base=base,
+        attempt=attempt,
+        lease=lease,
     )
 
 
@@ -273,16 +318,6 @@ class RunSubmitted(Exception):
     """The runner accepted the job but did not wait for it; carries the manifest path."""
 
 
-class _CommitState:
-    """Picklable callable that commits the run's --state segment after its manifest."""
-
-    def __init__(self, state: str, run_id: str, attempt: str, logical_date: str):
-        self.args = (state, run_id, attempt, logical_date)
-
-    def __call__(self):
-        dedup_state.commit_run(*self.args)
-
-
 def build(pipeline: beam.Pipeline, plan: RunPlan):
     """Adds the run's graph to ``pipeline``; returns the PCollection holding the manifest."""
     options = plan.options
@@ -307,7 +342,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
         | "TagTopics" >> TagTopics(plan.topics)
     )
     files = pages | "Write" >> WritePartitionedParquet(
-        options.output, options.run_id, plan.write, beats
+        options.output, options.run_id, plan.write, beats, attempt=plan.attempt
     )
     stats = pages | "RunStats" >> RunStats()
     extra, state_commit = [], None
@@ -319,8 +354,8 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
                 options.state, options.run_id, plan.state_attempt, plan.dedup
             )
         )
-        state_commit = _CommitState(
-            options.state, options.run_id, plan.state_attempt, options.logical_date
+        state_commit = dedup_state.StateCommit(
+            options.state, options.run_id, plan.state_attempt, options.logical_date, options.output
         )
     return (files, stats, *extra) | "Commit" >> CommitRun(
         options.output, options.run_id, plan.manifest_base, state_commit
@@ -374,13 +409,23 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     """Runs one batch run to completion and returns its committed manifest."""
     beam_options = PipelineOptions(beam_args)
     plan = plan_run(options, beam_options)
-    pipeline = new_pipeline(beam_options)
-    build(pipeline, plan)
-    beats = progress_dir(staging_dir(plan.options.output, plan.options.run_id))
-    total_bytes = plan.manifest_base["inputs"]["bytes"]
-    with ProgressDisplay(beats, total_bytes, enabled=not plan.options.quiet):
-        result = pipeline.run()
-        result.wait_until_finish()
+    try:
+        result = _run_planned(plan, beam_options)
+    except BaseException as exc:  # a failure, or Ctrl-C
+        manifest = read_manifest(plan.options.output, plan.options.run_id)
+        committed = manifest is not None and manifest.get("attempt") == plan.attempt
+        # Under the lease still: files of the run that its committed manifest (the previous
+        # one, or this attempt's if the failure came after the commit point) does not list go.
+        try:
+            abandon(plan.options.output, plan.options.run_id)
+        except Exception:  # noqa: BLE001 - best effort: the next run or `pagestream vacuum`
+            LOG.debug("could not clean up after run %s", plan.options.run_id, exc_info=True)
+        if not committed or not isinstance(exc, Exception):
+            raise
+        LOG.warning("run %s committed; a step after its commit failed", plan.options.run_id)
+        return manifest
+    finally:
+        plan.lease.release()
     manifest = read_manifest(plan.options.output, plan.options.run_id)
     if manifest is None and str(getattr(result, "state", "DONE")) not in (
         "DONE",
@@ -394,3 +439,14 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
             f"the run finished but wrote no manifest at {plan.options.output}/_runs/{plan.options.run_id}.json"
         )
     return manifest
+
+
+def _run_planned(plan: RunPlan, beam_options: PipelineOptions):
+    pipeline = new_pipeline(beam_options)
+    build(pipeline, plan)
+    beats = progress_dir(staging_dir(plan.options.output, plan.options.run_id))
+    total_bytes = plan.manifest_base["inputs"]["bytes"]
+    with ProgressDisplay(beats, total_bytes, enabled=not plan.options.quiet):
+        result = pipeline.run()
+        result.wait_until_finish()
+    return result

@@ -77,6 +77,11 @@ class RunOptions:
         }
 
 
+def default_state(output: str) -> str:
+    """``OUTPUT/_state``: the duplicate index a run uses unless ``--state``/``--no_state``."""
+    return f"{output.rstrip('/')}/_state"
+
+
 def default_run_id(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
@@ -89,7 +94,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "Default: the sample bundled with pagestream")  # fmt: skip
     add("--output", metavar="DIR", help=f"output directory (default ./{DEFAULT_OUTPUT})")
     add("--config", metavar="FILE", help="TOML or YAML file with any of these options; flags win")
-    add("--state", metavar="DIR", help="persistent index for cross-run duplicate detection")
+    add(
+        "--state",
+        metavar="DIR",
+        help="persistent index for cross-run duplicate detection (default OUTPUT/_state)",
+    )
+    add("--no_state", action="store_true", default=None,
+        help="no cross-run duplicate index: each run is deduplicated on its own")  # fmt: skip
     add(
         "--run_id",
         metavar="ID",
@@ -136,8 +147,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _CONFIG_KEYS = {
-    "input", "output", "state", "run_id", "logical_date", "min_words", "near_dup_threshold",
-    "text_cleaning",
+    "input", "output", "state", "no_state", "run_id", "logical_date", "min_words",
+    "near_dup_threshold", "text_cleaning",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
     "extract_timeout", "streaming", "trigger_interval", "settle_seconds",
 }  # fmt: skip
@@ -293,15 +304,20 @@ def parse_run_args(
     if taxonomy is not None and "://" not in taxonomy and not os.path.isfile(taxonomy):
         raise OptionsError(f"--taxonomy {taxonomy}: no such file")
     streaming = bool(values.get("streaming", False))
-    if streaming and not values.get("state"):
-        raise OptionsError("--streaming needs --state DIR (the ledger of files already ingested)")
+    output = str(values.get("output") or DEFAULT_OUTPUT)
+    if values.get("no_state") and values.get("state"):
+        raise OptionsError("--state and --no_state: give one of them")
+    # An output directory keeps its own duplicate index unless told otherwise.
+    state = None if values.get("no_state") else values.get("state") or default_state(output)
+    if streaming and not state:
+        raise OptionsError("--streaming needs a --state index (the ledger of files ingested)")
     return RunOptions(
         inputs=tuple(str(i) for i in inputs),
-        output=str(values.get("output") or DEFAULT_OUTPUT),
+        output=output,
         run_id=run_id,
         logical_date=logical_date,
         logical_date_given=given_date is not None,
-        state=values.get("state"),
+        state=state,
         min_words=_positive_int("min_words", values.get("min_words", 50), 0, 100_000),
         text_cleaning=_text_cleaning(values.get("text_cleaning", DEFAULT_TEXT_CLEANING)),
         near_dup_threshold=None

@@ -58,7 +58,8 @@ from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.read.inputs import InputError, expand_inputs
 from pagestream.transforms.write.commit import list_manifests, read_manifest
-from pagestream.transforms.write.parquet import staging_dir
+from pagestream.transforms.write.files import staging_dir
+from pagestream.transforms.write.lease import LeaseHeld, streamer_lease
 from pagestream.transforms.write.progress import progress_dir, read_progress
 
 __all__ = [
@@ -101,7 +102,7 @@ def _write_json(path: str, payload: dict) -> None:
     FileSystems.rename([temporary], [path])
 
 
-def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
+def reconcile(state: str, manifests: Iterable[dict], output: str | None = None) -> list[str]:
     """Finishes what a crash after a micro-batch's manifest left undone; returns the run ids.
 
     Writes the missing ``STATE/ledger`` copies and commits the ``--state`` index segment of
@@ -120,7 +121,7 @@ def reconcile(state: str, manifests: Iterable[dict]) -> list[str]:
             fixed = True
         if run_id not in committed and section.get("state_attempt"):
             dedup_state.commit_run(
-                state, run_id, section["state_attempt"], manifest["logical_date"]
+                state, run_id, section["state_attempt"], manifest["logical_date"], output
             )
             fixed = True
         if fixed:
@@ -157,8 +158,25 @@ class StreamLoop:
         self.session = {"batches": 0, "files": 0, "records": 0, "pages": 0}
         self.last_commit: str | None = None
         self.busy_s = 0.0
+        self.leases = [
+            streamer_lease(options.output, "--output"),
+            streamer_lease(options.state, "--state"),
+        ]
+        try:
+            for lease in self.leases:
+                lease.acquire()
+            self._start(options)
+        except LeaseHeld as exc:
+            self.release()
+            raise OptionsError(str(exc)) from exc
+        except BaseException:
+            self.release()
+            raise
+
+    def _start(self, options: RunOptions) -> None:
+        """Reads the ledger and the next sequence number (under the streamer leases)."""
         manifests = list_manifests(options.output)
-        repaired = reconcile(options.state, manifests)
+        repaired = reconcile(options.state, manifests, options.output)
         self.watch = FileWatcher(
             options.inputs, options.settle_seconds, read_ledger(options.state, manifests), self._say
         )
@@ -171,6 +189,11 @@ class StreamLoop:
             f"{micro_batch_id(self.base, self.seq)}"
             + (f"; repaired {', '.join(repaired)}" if repaired else "")
         )
+
+    def release(self) -> None:
+        """Gives up the streamer leases (idempotent)."""
+        for lease in self.leases:
+            lease.release()
 
     def _is_own(self, manifest: dict) -> bool:
         section = manifest.get("streaming") or {}
@@ -262,9 +285,12 @@ class StreamLoop:
             "state_attempt": plan.state_attempt,
         }
         plan = dataclasses.replace(plan, manifest_base={**plan.manifest_base, "streaming": section})
-        pipeline = batch.new_pipeline(self.beam_options)
-        batch.build(pipeline, plan)
-        pipeline.run().wait_until_finish()
+        try:
+            pipeline = batch.new_pipeline(self.beam_options)
+            batch.build(pipeline, plan)
+            pipeline.run().wait_until_finish()
+        finally:
+            plan.lease.release()
 
     def _record(self, manifest: dict, n_files: int, seconds: float) -> None:
         counts = manifest["counts"]
@@ -444,5 +470,6 @@ def main(options: RunOptions, beam_args: list[str]) -> int:
         loop._say("stopped")
         return EXIT_OK
     finally:
+        loop.release()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

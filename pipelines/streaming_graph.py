@@ -68,7 +68,8 @@ from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
 from pagestream.transforms.read.inputs import InputFile, input_format
 from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
-from pagestream.transforms.write.commit import commit_files, manifest_path, write_manifest
+from pagestream.transforms.write.commit import commit, manifest_path
+from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
 from pagestream.transforms.write.parquet import (
     TABLES,
     StagedFile,
@@ -76,7 +77,6 @@ from pagestream.transforms.write.parquet import (
     page_row,
     partition_path,
     rejected_row,
-    staging_dir,
     write_parquet,
 )
 
@@ -404,7 +404,11 @@ def _table_rows(page: Page):
 
 
 class WriteWindowFilesFn(beam.DoFn):
-    """((run, table, partition), rows) -> ``(run, StagedFile)``, one file per group."""
+    """((run, table, partition), rows) -> ``(run, StagedFile)``, one file per group.
+
+    Every file gets a fresh attempt token (``part-<run>-<attempt>-<n>.parquet``): a retried
+    bundle never overwrites a file another try wrote, and the run's manifest lists the ones
+    committed (the others are orphans that ``pagestream vacuum`` removes)."""
 
     def __init__(self, output: str, row_group_rows: int = 20_000) -> None:
         self.output, self.row_group_rows = output.rstrip("/"), row_group_rows
@@ -419,7 +423,7 @@ class WriteWindowFilesFn(beam.DoFn):
             rows, key=lambda r: (r.get("doc_id") or "", r["source"] or "", r["url"] or "")
         )
         directory = f"{table}/{partition}" if partition else table
-        name = f"part-{run}-{_file_number(table, partition)}.parquet"
+        name = file_name(run, new_attempt(), _file_number(table, partition))
         staged = f"{staging_dir(self.output, run)}/{directory}/{name}"
         size = write_parquet(staged, rows, TABLES[table], self.row_group_rows)
         yield run, StagedFile(table, staged, f"{self.output}/{directory}/{name}", len(rows), size)
@@ -438,7 +442,7 @@ def _file_number(table: str, partition: str) -> int:
 
 
 class CommitWindowFn(beam.DoFn):
-    """(run, staged files) -> moves them into place, writes the run's manifest last."""
+    """(run, staged files) -> the run committed by ``write.commit`` (the batch protocol)."""
 
     def __init__(self, output: str, base: str, options: dict) -> None:
         self.output, self.base, self.options = output, base, options
@@ -446,12 +450,9 @@ class CommitWindowFn(beam.DoFn):
     def process(self, element, win=beam.DoFn.WindowParam):
         run, files = element
         files = sorted(files)
-        commit_files(self.output, run, files)
         rows = dict.fromkeys(TABLES, 0)
-        by_table = {table: [] for table in TABLES}
         for file in files:
             rows[file.table] += file.rows
-            by_table[file.table].append(file.final_path[len(self.output.rstrip("/")) + 1 :])
         manifest = {
             "run_id": run,
             "logical_date": _utc(win.start).date().isoformat(),
@@ -463,11 +464,8 @@ class CommitWindowFn(beam.DoFn):
             "streaming": {"base_run_id": self.base},
             "options": self.options,
             "counts": {"records_read": sum(rows.values()), **rows},
-            "rows": rows,
-            "files": {table: sorted(paths) for table, paths in by_table.items()},
         }
-        write_manifest(self.output, run, manifest)
-        yield manifest
+        yield commit(self.output, run, files, manifest)
 
 
 class ProcessStream(beam.PTransform):

@@ -138,11 +138,14 @@ def test_index_holds_only_kept_pages_of_committed_runs(history):
     )
 
 
-def test_older_slot_rerun_sees_only_runs_before_it(history):
+def test_backfill_sees_later_runs_and_rerun_is_unchanged(history):
     state, out, _ = history
-    # a new slot dated before every committed run: sees none of them
-    early, _ = run(state, out, "early", [("e1", W, None)], commit=False)
-    assert early == [("e1", *UNIQUE)]
+    # a backfill (a slot dated before every committed run, run late) dedups against all of
+    # them: the committed copy stays kept, the backfill's copy points at it
+    early, _ = run(
+        state, out, "early", [("e1", W, None), ("e2", "fresh " * 60, None)], commit=False
+    )
+    assert early == [("e1", "exact", "b3", 1.0, "b"), ("e2", *UNIQUE)]
     # re-running slot a after b and c: same rows as the first time
     again, _ = run(state, out, "a", INPUTS["a"])
     assert again == EXPECTED_A

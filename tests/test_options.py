@@ -58,7 +58,8 @@ def test_yaml_config(tmp_path):
         (["--taxonomy", "/no/such/file.toml"], "--taxonomy /no/such/file.toml: no such file"),
         (["--min_word", "5"], "unknown option(s): --min_word"),
         (["--runner_typo", "X"], "unknown option(s): --runner_typo"),
-        (["--streaming", "--input", "x"], "--streaming needs --state DIR"),
+        (["--streaming", "--no_state", "--input", "x"], "--streaming needs a --state"),
+        (["--state", "s", "--no_state"], "--state and --no_state"),
     ],
 )
 def test_bad_options_fail_naming_the_option(argv, message):

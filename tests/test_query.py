@@ -178,13 +178,11 @@ def make_output(root: Path) -> Path:
         _page("a4", "r1", "2020-01-10", "de", domain="spiegel.de", language_score=0.99,
               topics=["economy"], http_status=200),
     ]  # fmt: skip
-    manifest = _write_run(
+    _write_run(
         root, "r1", "2020-01-10", r1_pages,
         [_rejected("https://x.org/short", "r1", "extract", "too_short")],
         [_dead("https://x.org/broken", "r1")],
     )  # fmt: skip
-    manifest["files"]["pages"].append("pages/crawl_date=2020-01-10/language=en/part-r1-9.parquet")
-    (root / "_runs" / "r1.json").write_text(json.dumps(manifest, indent=2))
     r2_pages = [
         _page("b1", "r2", "2020-01-17", "en", domain="phys.org", content_hash="h-a1",
               dup_status="exact", dup_of="a1", dup_similarity=1.0, dup_run="r1"),

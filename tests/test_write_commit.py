@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import apache_beam as beam
 import duckdb
@@ -14,7 +15,7 @@ from pagestream.schemas.arrow import PAGES_PARTITIONING, PAGES_SCHEMA, SCHEMA_ME
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page
 from pagestream.transforms.write.commit import (
     CommitRun,
-    commit_files,
+    commit,
     list_manifests,
     read_manifest,
 )
@@ -28,6 +29,11 @@ from pagestream.transforms.write.parquet import (
 from pagestream.transforms.write.stats import RunStats
 
 PAGE_COLUMNS = [f.name for f in PAGES_SCHEMA]
+
+
+def _plain(path: str) -> str:
+    """A file path without its attempt token: ``part-r1-<8 hex>-0`` -> ``part-r1-0``."""
+    return re.sub(r"-[0-9a-f]{8}-(\d+)\.parquet$", r"-\1.parquet", str(path))
 
 
 def test_record_fields_match_the_pages_schema():
@@ -85,7 +91,7 @@ def test_written_tables_read_back_with_pyarrow_and_duckdb(tmp_path, page_factory
     out = tmp_path / "out"
     manifest = _run_write(_pages(page_factory), out, "r1")
     assert manifest["counts"] == {"records_read": 5, "pages": 3, "rejected": 1, "dead_letter": 1}
-    assert manifest["files"]["pages"] == [
+    assert [_plain(p) for p in manifest["files"]["pages"]] == [
         "pages/crawl_date=2020-01-10/language=en/part-r1-0.parquet",
         "pages/crawl_date=2020-01-11/language=de/part-r1-0.parquet",
     ]
@@ -149,7 +155,9 @@ def test_rerun_replaces_its_own_files_and_leaves_other_runs_alone(tmp_path, page
     _run_write(pages, tmp_path, "s-1")
     # Rerun "s" with one partition fewer: its old de file must go, s-1's files must stay.
     manifest = _run_write([p for p in pages if p.language != "de"], tmp_path, "s")
-    remaining = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("pages/*/*/*.parquet"))
+    remaining = sorted(
+        _plain(p.relative_to(tmp_path)) for p in tmp_path.glob("pages/*/*/*.parquet")
+    )
     assert remaining == [
         "pages/crawl_date=2020-01-10/language=en/part-s-0.parquet",
         "pages/crawl_date=2020-01-10/language=en/part-s-1-0.parquet",
@@ -170,19 +178,21 @@ def test_empty_run_is_committed_with_zero_counts(tmp_path):
     assert manifest["files"] == {"pages": [], "rejected": [], "dead_letter": []}
 
 
-def test_commit_files_moves_staged_files(tmp_path):
-    staged = tmp_path / "_staging" / "r" / "rejected" / "part-r-0.parquet"
+def test_commit_moves_staged_files_lists_them_and_leaves_no_staging(tmp_path):
+    staged = tmp_path / "_staging" / "r" / "rejected" / "part-r-0123abcd-0.parquet"
     staged.parent.mkdir(parents=True)
-    staged.write_bytes(b"x")
-    final = tmp_path / "rejected" / "part-r-0.parquet"
-    paths = commit_files(
-        str(tmp_path), "r", [StagedFile("rejected", str(staged), str(final), 1, 1)]
+    staged.write_bytes(b"xy")
+    final = tmp_path / "rejected" / "part-r-0123abcd-0.parquet"
+    manifest = commit(
+        str(tmp_path), "r", [StagedFile("rejected", str(staged), str(final), 1, 2)], {"run_id": "r"}
     )
-    assert (
-        paths == ["rejected/part-r-0.parquet"]
-        and final.read_bytes() == b"x"
-        and not staged.exists()
-    )
+    assert manifest["files"]["rejected"] == ["rejected/part-r-0123abcd-0.parquet"]
+    assert manifest["file_list"] == [
+        {"table": "rejected", "path": "rejected/part-r-0123abcd-0.parquet", "rows": 1, "bytes": 2}
+    ]
+    assert final.read_bytes() == b"xy" and not staged.exists()
+    assert not (tmp_path / "_staging").exists()  # not even an empty _staging/
+    assert read_manifest(str(tmp_path), "r") == manifest
 
 
 def test_manifest_rankings_break_ties_by_name_whatever_the_merge_order():

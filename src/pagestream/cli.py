@@ -41,6 +41,9 @@ def _quiet_library_logs() -> None:
 _LAZY_COMMANDS = {
     "query": ("pagestream.query", "SQL over the committed runs (DuckDB)"),
     "report": ("pagestream.report", "write an HTML report of the runs"),
+    "files": ("pagestream.files", "list the committed files (for readers that glob)"),
+    "vacuum": ("pagestream.vacuum", "remove files that crashed attempts left behind"),
+    "compact": ("pagestream.compact", "merge the small files of settled runs"),
 }
 
 
@@ -90,8 +93,9 @@ def _skipped_files(inputs: dict, named: int = 3) -> str:
 
 
 def print_summary(manifest: dict, seconds: float, stream=None) -> None:
-    """A short human summary of a committed run."""
+    """A short human summary of a committed run (its time is the manifest's ``duration_s``)."""
     stream = stream or sys.stdout
+    seconds = manifest.get("duration_s", seconds)
     counts = manifest["counts"]
     out = manifest["options"]["output"]
     read = counts["records_read"]
@@ -161,7 +165,11 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             message = f"the output location {options.output} is full (No space left on device)"
         print(f"pagestream run: the run failed: {message}; nothing was committed", file=sys.stderr)
         return EXIT_FAILED
-    print_summary(manifest, time.perf_counter() - started)
+    try:
+        print_summary(manifest, time.perf_counter() - started)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `pagestream run ... | true`: the run is committed all the same
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit flush silent
     return EXIT_OK
 
 

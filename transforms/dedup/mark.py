@@ -20,8 +20,9 @@ Transitivity: with A~B and B~C but not A~C, A is kept, B is ``near`` A, and C is
 because C is not similar to any kept page. So every ``dup_of`` names a kept (``unique``) page
 and every ``near`` similarity is ``>= threshold`` to it: no chains and no unverified links.
 
-Cross-run: the kept pages of committed runs ordered before this one (``--state``, see
-``dedup_state``) join the same groupings as members that sort first and are never re-marked.
+Cross-run: the kept pages of every other committed run (``--state``, see ``dedup_state``;
+older slots run late included) join the same groupings as members that sort first and are
+never re-marked.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pagestream.transforms.dedup.fingerprint import (
     fingerprint_page,
     signature_of,
 )
-from pagestream.transforms.dedup.state import earlier_runs, read_index_segment
+from pagestream.transforms.dedup.state import other_runs, read_index_segment
 from pagestream.transforms.errors import dead_page
 
 __all__ = [
@@ -71,8 +72,10 @@ class DupMark(NamedTuple):
 
 
 def keep_order(fp: Fingerprint) -> tuple:
-    """Sort key of the INTERFACE keep rule: the smallest key is the kept page."""
+    """Sort key of the INTERFACE keep rule: the smallest key is the kept page. Pages of
+    committed runs (``current=False``) come first whatever their date: they are never re-marked."""
     return (
+        fp.current,
         fp.logical_date,
         fp.run_id,
         fp.fetch_time is None,
@@ -244,8 +247,8 @@ class MarkDuplicates(beam.PTransform):
         config: thresholds and fingerprint parameters.
         run_id: this run's id (``dup_run`` of duplicates within the run).
         logical_date: this run's ``--logical_date`` (orders runs in ``--state``).
-        state_dir: the ``--state`` directory; the kept pages of committed runs ordered before
-            (``logical_date``, ``run_id``) are read from it at graph construction time.
+        state_dir: the ``--state`` directory; the kept pages of every other committed run
+            are read from it at graph construction time.
     """
 
     def __init__(
@@ -309,7 +312,7 @@ class MarkDuplicates(beam.PTransform):
 
     def _earlier(self, pipeline):
         config = self._config
-        runs = earlier_runs(self._state, self._run_id, self._date)
+        runs = other_runs(self._state, self._run_id)
         files = [(path, run.logical_date) for run in runs for path in run.files]
         return (
             pipeline

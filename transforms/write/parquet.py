@@ -1,7 +1,8 @@
 """Writing the three tables as zstd Parquet under the run's staging directory.
 
 Files are written to ``OUT/_staging/<run_id>/<table>/...`` (outside every table directory:
-DuckDB's globs do not skip ``_`` names) and moved into place by ``commit.CommitRun``. Rows are
+DuckDB's globs do not skip ``_`` names), named ``part-<run_id>-<attempt>-<n>.parquet`` (a name no
+other attempt uses, see ``files``), and moved into place by ``commit.CommitRun``. Rows are
 grouped by partition and by a shard of ``doc_id``, sorted within a file, and rolled over into a
 new file at ``WriteConfig.target_file_bytes``: a few large files per partition, never one per
 record or bundle, and the same bytes for the same input on a single worker.
@@ -28,6 +29,7 @@ from pagestream.schemas.arrow import (
     sorting_columns,
 )
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
 from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "page_row",
     "partition_path",
     "rejected_row",
-    "staging_dir",
 ]
 
 TABLES = {"pages": PAGES_SCHEMA, "rejected": REJECTED_SCHEMA, "dead_letter": DEAD_LETTER_SCHEMA}
@@ -85,10 +86,6 @@ class StagedFile(NamedTuple):
     final_path: str
     rows: int
     bytes: int
-
-
-def staging_dir(output: str, run_id: str) -> str:
-    return f"{output.rstrip('/')}/_staging/{run_id}"
 
 
 def partition_path(crawl_date: str, language: str) -> str:
@@ -204,12 +201,18 @@ class WriteGroupFn(beam.DoFn):
     """(table, partition, shard), rows -> Parquet files in staging; yields StagedFile."""
 
     def __init__(
-        self, output: str, run_id: str, config: WriteConfig, progress_dir: str | None = None
+        self,
+        output: str,
+        run_id: str,
+        config: WriteConfig,
+        progress_dir: str | None = None,
+        attempt: str = "",
     ):
         self.output = output.rstrip("/")
         self.run_id = run_id
         self.config = config
         self.progress_dir = progress_dir
+        self.attempt = attempt or new_attempt()
 
     def setup(self):
         self.heartbeat = Heartbeat(self.progress_dir, "write")
@@ -224,7 +227,7 @@ class WriteGroupFn(beam.DoFn):
         )
         directory = f"{table}/{partition}" if partition else table
         for roll, chunk in enumerate(_chunks(rows, self.config.target_file_bytes)):
-            name = f"part-{self.run_id}-{shard * 10000 + roll}.parquet"
+            name = file_name(self.run_id, self.attempt, shard * 10000 + roll)
             staged = f"{staging_dir(self.output, self.run_id)}/{directory}/{name}"
             size = write_parquet(staged, chunk, TABLES[table], self.config.row_group_rows)
             if table == "pages":
@@ -242,8 +245,9 @@ class WriteTable(beam.PTransform):
     Args:
         table: ``pages``, ``rejected`` or ``dead_letter``.
         output: the output directory (``OUT``).
-        run_id: the run's id, part of every file name (``part-<run_id>-<n>.parquet``).
+        run_id: the run's id, part of every file name (``part-<run_id>-<attempt>-<n>.parquet``).
         config: file sizing.
+        attempt: this attempt's token (``files.new_attempt``); a new one when empty.
     """
 
     _ROWS = {"pages": page_row, "rejected": rejected_row, "dead_letter": dead_letter_row}
@@ -256,12 +260,14 @@ class WriteTable(beam.PTransform):
         run_id: str,
         config: WriteConfig,
         progress_dir: str | None = None,
+        attempt: str = "",
     ):
         super().__init__()
         if table not in TABLES:
             raise ValueError(f"table must be one of {sorted(TABLES)}, got {table!r}")
         self.table, self.output, self.run_id, self.config = table, output, run_id, config
         self.progress_dir = progress_dir
+        self.attempt = attempt or new_attempt()
 
     def expand(self, pages):
         table, kind, to_row = self.table, self._KINDS[self.table], self._ROWS[self.table]
@@ -278,7 +284,9 @@ class WriteTable(beam.PTransform):
             | "Key" >> beam.FlatMap(keyed)
             | "Group" >> beam.GroupByKey()
             | "WriteFiles"
-            >> beam.ParDo(WriteGroupFn(self.output, self.run_id, self.config, self.progress_dir))
+            >> beam.ParDo(
+                WriteGroupFn(self.output, self.run_id, self.config, self.progress_dir, self.attempt)
+            )
         )
 
 
@@ -287,6 +295,7 @@ class WritePartitionedParquet(beam.PTransform):
 
     Input: ``PCollection[Page]`` of all kinds. Output: ``PCollection[StagedFile]``, one per
     file written, for ``CommitRun``. ``pages`` is partitioned by ``crawl_date``/``language``.
+    All files share one attempt token (``attempt``, a new one when empty).
     """
 
     def __init__(
@@ -295,17 +304,21 @@ class WritePartitionedParquet(beam.PTransform):
         run_id: str,
         config: WriteConfig | None = None,
         progress_dir: str | None = None,
+        attempt: str = "",
     ):
         super().__init__()
         self.output, self.run_id = output, run_id
         self.config = config or WriteConfig()
         self.progress_dir = progress_dir
+        self.attempt = attempt or new_attempt()
 
     def expand(self, pages):
         written = [
             pages
             | f"Write_{table}"
-            >> WriteTable(table, self.output, self.run_id, self.config, self.progress_dir)
+            >> WriteTable(
+                table, self.output, self.run_id, self.config, self.progress_dir, self.attempt
+            )
             for table in TABLES
         ]
         return written | "AllFiles" >> beam.Flatten()
