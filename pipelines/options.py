@@ -41,6 +41,7 @@ class RunOptions:
     languages: tuple[str, ...] | None = None
     language_min_score: float | None = None
     taxonomy: str | None = None
+    drop_low_quality: bool = False
     quiet: bool = False
     max_pages: int | None = None
     max_page_bytes: int = 5 * 1024 * 1024
@@ -64,6 +65,7 @@ class RunOptions:
             "languages": list(self.languages) if self.languages else None,
             "language_min_score": self.language_min_score,
             "taxonomy": self.taxonomy,
+            "drop_low_quality": self.drop_low_quality,
             "max_pages": self.max_pages,
             "max_page_bytes": self.max_page_bytes,
             "extract_timeout": self.extract_timeout,
@@ -103,6 +105,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--language_min_score", type=float, metavar="P",
         help="below this probability the language is 'und'")  # fmt: skip
     add("--taxonomy", metavar="FILE", help="topic taxonomy file replacing the default one")
+    add("--drop_low_quality", action="store_true", default=None,
+        help="move pages with quality_flags to rejected (default: keep and flag them)")  # fmt: skip
     add("--quiet", action="store_true", default=None, help="no progress display")
     add("--max_pages", type=int, metavar="N", help="stop reading after N records (trial runs)")
     add(
@@ -124,7 +128,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 _CONFIG_KEYS = {
     "input", "output", "state", "run_id", "logical_date", "min_words", "near_dup_threshold",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
-    "extract_timeout", "streaming", "trigger_interval",
+    "extract_timeout", "streaming", "trigger_interval", "drop_low_quality",
 }  # fmt: skip
 
 
@@ -207,6 +211,12 @@ def _fraction(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
     return float(value)
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise OptionsError(f"--{name} must be true or false, got {value!r}")
+    return value
+
+
 def _languages(value) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -287,6 +297,7 @@ def parse_run_args(
         if min_score is None
         else _fraction("language_min_score", min_score),
         taxonomy=taxonomy,
+        drop_low_quality=_flag("drop_low_quality", values.get("drop_low_quality", False)),
         quiet=bool(values.get("quiet", False)),
         max_pages=None if max_pages is None else _positive_int("max_pages", max_pages, 1, 10**12),
         max_page_bytes=_positive_int(

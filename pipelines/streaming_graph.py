@@ -5,7 +5,7 @@
     WatchFiles (fileio.MatchContinuously) | ReadPubSubPages    RawPage, timestamp = arrival time
       -> ProcessStream:
            WindowInto(FixedWindows(window_s))    one window = one committed run <base>-<start>
-           ExtractText -> DetectLanguage -> MarkDuplicates       within the window (keep rule)
+           ExtractText -> DetectLanguage -> ScoreQuality -> MarkDuplicates  within the window (keep rule)
            NameWindowRun                         run_id, dup_run, crawl_date of the window
            MarkEarlierDuplicates                 against kept pages of earlier windows (state)
            TagTopics
@@ -65,6 +65,8 @@ from pagestream.transforms.dedup.mark import (
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+from pagestream.transforms.quality.rules import QualityConfig
+from pagestream.transforms.quality.score import ScoreQuality
 from pagestream.transforms.read.inputs import InputFile, input_format
 from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
@@ -491,8 +493,10 @@ class ProcessStream(beam.PTransform):
         dedup: DedupConfig | None = None,
         topics: TopicConfig | None = None,
         manifest_options: dict | None = None,
+        quality: QualityConfig | None = None,
     ) -> None:
         super().__init__()
+        self.quality = quality or QualityConfig()
         self.output, self.base = output, base_run_id
         self.config = config or StreamConfig()
         self.text, self.language = text or TextConfig(), language or LanguageConfig()
@@ -512,6 +516,7 @@ class ProcessStream(beam.PTransform):
             )
             | "ExtractText" >> ExtractText(self.text, base, "")
             | "DetectLanguage" >> DetectLanguage(self.language)
+            | "ScoreQuality" >> ScoreQuality(self.quality)
             | "MarkDuplicates" >> MarkDuplicates(self.dedup, base, "")
             | "NameWindowRun" >> beam.ParDo(NameWindowRunFn(base))
             | "MarkEarlier" >> MarkEarlierDuplicates(self.dedup, config)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.arrow import DEAD_LETTER_SCHEMA, PAGES_SCHEMA, REJECTED_SCHEMA
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, QUALITY_COLUMNS, Page
 from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
@@ -125,6 +125,8 @@ def page_row(page: Page) -> dict:
         "dup_run": page.dup_run,
         "topics": list(page.topics),
         "topic_scores": list(page.topic_scores),
+        **{name: getattr(page, name) for name in QUALITY_COLUMNS},
+        "quality_flags": list(page.quality_flags),
         "extractor": page.extractor,
         "run_id": page.run_id,
         "pipeline_version": page.pipeline_version,
