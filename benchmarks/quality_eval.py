@@ -134,14 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         ref = json.loads(Path(args.compare).read_text(encoding="utf-8"))
         print("agreement with datatrove (extraction pages; lang-dev: datatrove's English defaults)")
-        for name in ("extraction", "lang-dev"):
-            subset = [i["id"] for i in items if i["set"] == name]
+        for name in ("extraction", "extraction-en", "lang-dev"):
+            subset = [
+                i["id"]
+                for i in items
+                if i["set"] == name or (name == "extraction-en" and i["set"] == "extraction"
+                                        and i["language"] == "en")
+            ]  # fmt: skip
             for flag in ("gopher_quality", "gopher_repetition", "c4_lines"):
                 both = sum(flag in flags[i] and flag in ref[i] for i in subset)
                 only_us = sum(flag in flags[i] and flag not in ref[i] for i in subset)
                 only_ref = sum(flag not in flags[i] and flag in ref[i] for i in subset)
                 print(
-                    f"  {name:10s} {flag:18s} both {both:4d}  only pagestream {only_us:4d}"
+                    f"  {name:13s} {flag:18s} both {both:4d}  only pagestream {only_us:4d}"
                     f"  only datatrove {only_ref:4d}"
                 )
     return 0

@@ -12,6 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.cli import main
+from pagestream.report import write_report
 from pagestream.schemas.arrow import PAGES_PARTITIONING
 from pagestream.schemas.records import KIND_PAGE, KIND_REJECTED, QUALITY_COLUMNS
 from pagestream.transforms.extract.composite import word_count
@@ -108,11 +109,11 @@ def _run(tmp_path, *extra):
         else []
     )
     manifest = json.loads((out / "_runs" / "q1.json").read_text())
-    return pages, rejected, manifest
+    return pages, rejected, manifest, out
 
 
 def test_run_stores_the_signals_of_the_stored_text(tmp_path):
-    pages, rejected, manifest = _run(tmp_path)
+    pages, rejected, manifest, out = _run(tmp_path)
     assert rejected == []
     by_url = {p["url"]: p for p in pages}
     assert {u: p["quality_flags"] for u, p in by_url.items()} == {
@@ -130,10 +131,17 @@ def test_run_stores_the_signals_of_the_stored_text(tmp_path):
         "shop.example": {"c4_lines": 1, "gopher_quality": 1, "gopher_repetition": 1}
     }
     assert manifest["options"]["drop_low_quality"] is False
+    for scan in (False, True):  # the report charts the flags per domain, from either source
+        report = write_report(out, scan=scan).read_text(encoding="utf-8")
+        section = report.split("<h2>Quality flags by domain</h2>", 1)[1].split("</section>", 1)[0]
+        assert section.count("<svg") == 1
+        for flag in ("c4_lines", "gopher_quality", "gopher_repetition"):
+            assert f"shop.example · {flag}" in section
+        assert "harbour.example" not in section
 
 
 def test_drop_low_quality_moves_flagged_pages_to_rejected(tmp_path):
-    pages, rejected, manifest = _run(tmp_path, "--drop_low_quality")
+    pages, rejected, manifest, _ = _run(tmp_path, "--drop_low_quality")
     assert [p["url"] for p in pages] == ["https://harbour.example/storm"]
     assert sorted((r["url"], r["stage"], r["reason"]) for r in rejected) == [
         ("https://shop.example/latest", "quality", "gopher_quality"),
