@@ -545,6 +545,8 @@ def run_level(texts: list[str], rng: random.Random, work: Path) -> dict:
     page's own original (or, within a run, another copy of it).
     """
     originals, copies, negatives = [], [], []
+    half = len(texts) // 2
+    texts, pool = texts[:half], texts[half:]  # negatives use articles that have no copies
     for i, text in enumerate(texts):
         originals.append({"url": f"https://a{i}.example/story", "text": text,
                           "fetch_time": "2026-01-01T00:00:00Z"})  # fmt: skip
@@ -552,17 +554,19 @@ def run_level(texts: list[str], rng: random.Random, work: Path) -> dict:
             copies.append({"url": f"https://{name}-{i}.example/copy", "text": perturb(text, rng),
                            "fetch_time": "2026-01-02T00:00:00Z"})  # fmt: skip
     n = len(texts)
-    for k in range(n):  # different stories in one template (prose block / site template)
-        i, j = rng.sample(range(n), 2)
-        site = site_template(texts, rng)
-        block = "\n".join(paragraphs(texts[rng.randrange(n)])[:3])
-        for m, (a, b) in enumerate(
-            ((f"{texts[i][:500]}\n{block}", f"{texts[j][:500]}\n{block}"),
-             (site.format(texts[i][:1200]), site.format(texts[j][:1200])))
-        ):  # fmt: skip
-            kind = ("template", "site")[m]
-            negatives.append({"url": f"https://{kind}{k}.example/x", "text": a})
-            negatives.append({"url": f"https://{kind}{k}.example/y", "text": b})
+    # Different stories on one template, each article used once: a shared prose block
+    # (3 paragraphs of a third article) for 3/5 of the pool, a site template for the rest.
+    prose, site = pool[: len(pool) * 3 // 5], pool[len(pool) * 3 // 5 :]
+    for k in range(0, len(prose) - 2, 3):
+        block = "\n".join(paragraphs(prose[k + 2])[:3])
+        for part, story in (("x", prose[k]), ("y", prose[k + 1])):
+            negatives.append({"url": f"https://template{k}.example/{part}",
+                              "text": f"{story[:500]}\n{block}"})  # fmt: skip
+    for k in range(0, len(site) - 1, 2):
+        template = site_template(texts, rng)
+        for part, story in (("x", site[k]), ("y", site[k + 1])):
+            negatives.append({"url": f"https://site{k}.example/{part}",
+                              "text": template.format(story[:1200])})  # fmt: skip
     cluster = {r["url"]: r["url"].split("-")[-1].split(".")[0] for r in copies}
     cluster.update({r["url"]: r["url"][len("https://a") :].split(".")[0] for r in originals})
 
@@ -580,7 +584,7 @@ def run_level(texts: list[str], rng: random.Random, work: Path) -> dict:
                 hit[copy_kind[url]] += 1
         per = {k: v / n for k, v in hit.items()}
         return {"recall": sum(hit.values()) / (n * len(hit)), "per_edit": per,
-                "links": right + wrong, "false_links": wrong,
+                "links": right + wrong, "false_links": wrong, "negative_pages": len(negatives),
                 "precision": right / (right + wrong) if right + wrong else 1.0}  # fmt: skip
 
     copy_kind = {r["url"]: r["url"][len("https://") :].rsplit("-", 1)[0] for r in copies}
