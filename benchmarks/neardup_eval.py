@@ -583,7 +583,12 @@ def run_level(texts: list[str], rng: random.Random, work: Path) -> dict:
             if same and url in copy_kind and dup_run in linked_runs:
                 hit[copy_kind[url]] += 1
         per = {k: v / n for k, v in hit.items()}
+        # copies whose original was rejected (too short after cleaning) cannot be linked
+        kept = {cluster[u] for u in by_doc.values() if u in cluster and u.startswith("https://a")}
+        reachable = sum(1 for u in copy_kind if cluster[u] in kept)
         return {"recall": sum(hit.values()) / (n * len(hit)), "per_edit": per,
+                "recall_of_kept_originals": sum(hit.values()) / max(reachable, 1),
+                "originals_kept": len(kept),
                 "links": right + wrong, "false_links": wrong, "negative_pages": len(negatives),
                 "precision": right / (right + wrong) if right + wrong else 1.0}  # fmt: skip
 
