@@ -35,6 +35,10 @@ FLAGS = ("gopher_quality", "gopher_repetition", "c4_lines")
 class QualityConfig:
     """Thresholds of the quality rules (defaults: the papers') and what to do with a flag.
 
+    The ``min_``/``max_`` fields are the thresholds listed in the module docstring, named
+    after the signal they bound (``max_top_ngram_char_frac``: n = 2, 3, 4;
+    ``max_dup_ngram_char_frac``: n = 5..10); a check passes at the bound itself.
+
     Attributes:
         drop: move flagged pages to ``rejected`` (reason: the first flag) instead of
             only listing the flags.
