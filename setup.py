@@ -18,7 +18,7 @@ PACKAGE_DIR = {
     "pagestream.transforms": "transforms",
     **{
         f"pagestream.transforms.{stage}": f"transforms/{stage}"
-        for stage in ("read", "extract", "clean", "language", "dedup", "topics", "write")
+        for stage in ("read", "extract", "clean", "language", "quality", "dedup", "topics", "write")
     },
     "pagestream.schemas": "schemas",
 }
@@ -38,6 +38,8 @@ INSTALL_REQUIRES = [
     "zstandard>=0.21",
     "numpy>=1.24",
     "regex>=2023.0",
+    # quality stop words (non-English): jusText's stop lists (a trafilatura dependency).
+    "justext>=3",
     "pyarrow>=14",
     "duckdb>=1.0",
     "tldextract>=5",

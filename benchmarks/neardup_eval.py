@@ -139,6 +139,43 @@ def truncate(text: str, keep: float) -> str:
     return " ".join(words[: max(1, int(len(words) * keep))])
 
 
+def replace_words(text: str, rate: float, rng: random.Random) -> str:
+    """Replaces ``rate`` of the words (each word independently) with a word of the text."""
+    vocab = text.split()
+    out_lines = []
+    for line in text.splitlines():
+        out_lines.append(
+            " ".join(rng.choice(vocab) if rng.random() < rate else w for w in line.split())
+        )
+    return "\n".join(out_lines)
+
+
+def noise(text: str, rng: random.Random) -> str:
+    """Case, punctuation and whitespace noise: no word changes."""
+    out = []
+    for line in text.splitlines():
+        if rng.random() < 0.3:
+            line = line.lower()
+        elif rng.random() < 0.2:
+            line = line.upper()
+        line = line.replace(", ", " , " if rng.random() < 0.5 else " ").replace(
+            ".", rng.choice([".", "!", " ."])
+        )
+        line = "  ".join(line.split(" ")) if rng.random() < 0.3 else line
+        out.append(line + (" " if rng.random() < 0.5 else ""))
+    return "\n\n".join(out) if rng.random() < 0.5 else "\n".join(out)
+
+
+#: One edit each (the held-out set the issue describes).
+ISSUE_PERTURBATIONS = {
+    "boilerplate": lambda t, rng: with_boilerplate(t),
+    "drop_paragraph": drop_paragraph,
+    "swap_paragraphs": swap_paragraphs,
+    "replace_3pct": lambda t, rng: replace_words(t, 0.03, rng),
+    "cut_last_15pct": lambda t, rng: truncate(t, 0.85),
+    "case_punct_space": noise,
+}
+
 PERTURBATIONS = {
     "boilerplate": lambda t, rng: with_boilerplate(t),
     "drop_paragraph": drop_paragraph,
@@ -333,6 +370,12 @@ def main(argv=None) -> None:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "pagestream-neardup"
     )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument(
+        "--grid", action="store_true", help="the issue's edits: recall/precision per decision rule"
+    )
+    parser.add_argument(
+        "--runs", action="store_true", help="the issue's edits through pagestream run (+ --state)"
+    )
     args = parser.parse_args(argv)
     if not DATA.exists():
         raise SystemExit(f"missing {DATA}")
@@ -340,11 +383,228 @@ def main(argv=None) -> None:
         shingle_size=args.shingle_size, min_line_words=args.min_line_words, num_perm=args.num_perm
     )
     texts = load_texts(args.cache, args.limit)
+    if args.runs:
+        with tempfile.TemporaryDirectory() as work:
+            result = run_level(texts, random.Random(args.seed), Path(work))
+        print(json.dumps(result, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1))
+        return
+    if args.grid:
+        results = grid_main(texts, config, random.Random(args.seed))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        return
     pairs, sims_top = build_pairs(texts, config, random.Random(args.seed))
     rows = evaluate(pairs, config)
     result = report(rows, sims_top, timing(texts, config), config, len(texts))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
+
+
+# --- the issue's held-out style set: recall / precision of the decision rule -----------------
+
+
+def issue_pairs(texts: list[str], config: DedupConfig, rng: random.Random):
+    """(kind, label, text_a, text_b): one perturbed copy per article and edit; negatives:
+    the 2n most similar different articles (same subject or site), n same-template pairs,
+    n shared-boilerplate pairs, n quoted-paragraph pairs and 2n random pairs."""
+    pairs = [
+        (name, True, text, perturb(text, rng))
+        for text in texts
+        for name, perturb in ISSUE_PERTURBATIONS.items()
+    ]
+    negatives, _ = build_pairs(texts, config, rng)
+    pairs += [p for p in negatives if not p[1]]
+    n = len(texts)
+    for _ in range(n):
+        i, j = rng.sample(range(n), 2)
+        site = site_template(texts, rng)
+        short_i, short_j = texts[i][:1200], texts[j][:1200]
+        pairs.append(("neg_site_template", False, site.format(short_i), site.format(short_j)))
+    return pairs
+
+
+def site_template(texts: list[str], rng: random.Random) -> str:
+    """A news site's page around ``{}``: menu, "most read" headlines (first lines of 8 other
+    articles), newsletter, cookie and copyright lines, as they survive extraction."""
+    heads = [paragraphs(t)[0][:120] for t in rng.sample(texts, 8)]
+    most_read = "\n".join(["Most read", *heads])
+    return "\n".join(
+        [
+            *BOILERPLATE[:5],
+            "{}",
+            *BOILERPLATE[5:8],
+            most_read,
+            *BOILERPLATE[8:],
+            "We use cookies to improve your experience on our site and to show you relevant "
+            "advertising. By continuing you agree to our use of cookies.",
+        ]
+    ).replace("{}", "{}", 1)
+
+
+def rule_grid(pairs, config: DedupConfig, grid) -> list[dict]:
+    """Recall per edit and false positives per negative kind for each rule of ``grid``:
+    ``(bands, rows, threshold, containment)`` (containment 0: Jaccard only)."""
+    from pagestream.transforms.dedup.fingerprint import near_match
+
+    sigs = {}
+
+    def sig(text):
+        if text not in sigs:
+            sigs[text] = minhash(text, config)
+        return sigs[text]
+
+    results = []
+    for bands, rows, t, tc in grid:
+        c = DedupConfig(
+            threshold=t, containment=tc, bands=bands, rows=rows, num_perm=config.num_perm,
+            shingle_size=config.shingle_size, min_line_words=config.min_line_words,
+        )  # fmt: skip
+        hits, counts = {}, {}
+        for kind, _label, a, b in pairs:
+            sa, sb = sig(a), sig(b)
+            found = bool(set(band_keys(sa, c)) & set(band_keys(sb, c))) and near_match(sa, sb, c)[0]
+            found = found or content_hash(a) == content_hash(b)
+            hits[kind] = hits.get(kind, 0) + found
+            counts[kind] = counts.get(kind, 0) + 1
+        pos = [k for k, lab, _, _ in pairs if lab]
+        tp = sum(hits[k] for k in set(pos))
+        fp = sum(v for k, v in hits.items() if k not in set(pos))
+        results.append({
+            "bands": bands, "rows": rows, "threshold": t, "containment": tc,
+            "recall": tp / len(pos), "precision": tp / (tp + fp) if tp + fp else 1.0,
+            "per_kind": {k: (hits[k], counts[k]) for k in counts},
+        })  # fmt: skip
+    return results
+
+
+#: Decision rules compared by ``--grid``: (bands, rows, Jaccard threshold, containment).
+GRID = [
+    (20, 6, 0.7, 0.0),  # the previous default
+    (20, 6, 0.7, 0.9),
+    (32, 4, 0.7, 0.0),
+    (32, 4, 0.7, 0.9),
+    (32, 4, 0.7, 0.85),
+    (32, 4, 0.65, 0.9),
+    (42, 3, 0.7, 0.9),
+    (42, 3, 0.65, 0.85),
+]
+
+
+def grid_main(texts, config, rng, grid=GRID) -> list[dict]:
+    pairs = issue_pairs(texts, config, rng)
+    results = rule_grid(pairs, config, grid)
+    kinds = list(results[0]["per_kind"])
+    print(f"\n{len(texts)} articles, {len(pairs)} pairs")
+    print("| rule | recall | precision | " + " | ".join(kinds) + " |")
+    print("|---" * (3 + len(kinds)) + "|")
+    for r in results:
+        cells = [f"{h}/{n}" for h, n in (r["per_kind"][k] for k in kinds)]
+        name = f"{r['bands']}x{r['rows']} J>={r['threshold']} C>={r['containment'] or '-'}"
+        print(f"| {name} | {r['recall']:.3f} | {r['precision']:.4f} | " + " | ".join(cells) + " |")
+    return results
+
+
+# --- the same edits through `pagestream run`, within one run and across two (--state) ------
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _run(inputs: Path, out: Path, run_id: str, date: str, state: Path | None) -> None:
+    from pagestream.cli import main as cli
+
+    argv = ["run", "--input", str(inputs), "--output", str(out), "--run_id", run_id,
+            "--logical_date", date, "--min_words", "1", "--quiet"]  # fmt: skip
+    if state is not None:
+        argv += ["--state", str(state)]
+    if cli(argv) != 0:
+        raise SystemExit(f"pagestream run {run_id} failed")
+
+
+def _marks(out: Path, run_id: str) -> dict[str, tuple]:
+    import duckdb
+
+    glob = f"{out}/pages/**/*.parquet"
+    rows = duckdb.sql(
+        f"SELECT url, doc_id, dup_status, dup_of, dup_run FROM read_parquet('{glob}', "
+        f"hive_partitioning = true, union_by_name = true) WHERE run_id = '{run_id}'"
+    ).fetchall()
+    return {url: rest for url, *rest in rows}
+
+
+def run_level(texts: list[str], rng: random.Random, work: Path) -> dict:
+    """Recall of the copies and precision of the links, within one run and across two.
+
+    Every page has its own site (syndicated copies), originals are fetched first. Within:
+    one run holds originals, copies and the negative pages; across: run 1 the originals,
+    run 2 the copies and negatives, with ``--state``. A link is right when ``dup_of`` is the
+    page's own original (or, within a run, another copy of it).
+    """
+    originals, copies, negatives = [], [], []
+    half = len(texts) // 2
+    texts, pool = texts[:half], texts[half:]  # negatives use articles that have no copies
+    for i, text in enumerate(texts):
+        originals.append({"url": f"https://a{i}.example/story", "text": text,
+                          "fetch_time": "2026-01-01T00:00:00Z"})  # fmt: skip
+        for name, perturb in ISSUE_PERTURBATIONS.items():
+            copies.append({"url": f"https://{name}-{i}.example/copy", "text": perturb(text, rng),
+                           "fetch_time": "2026-01-02T00:00:00Z"})  # fmt: skip
+    n = len(texts)
+    # Different stories on one template, each article used once: a shared prose block
+    # (3 paragraphs of a third article) for 3/5 of the pool, a site template for the rest.
+    prose, site = pool[: len(pool) * 3 // 5], pool[len(pool) * 3 // 5 :]
+    for k in range(0, len(prose) - 2, 3):
+        block = "\n".join(paragraphs(prose[k + 2])[:3])
+        for part, story in (("x", prose[k]), ("y", prose[k + 1])):
+            negatives.append({"url": f"https://template{k}.example/{part}",
+                              "text": f"{story[:500]}\n{block}"})  # fmt: skip
+    for k in range(0, len(site) - 1, 2):
+        template = site_template(texts, rng)
+        for part, story in (("x", site[k]), ("y", site[k + 1])):
+            negatives.append({"url": f"https://site{k}.example/{part}",
+                              "text": template.format(story[:1200])})  # fmt: skip
+    cluster = {r["url"]: r["url"].split("-")[-1].split(".")[0] for r in copies}
+    cluster.update({r["url"]: r["url"][len("https://a") :].split(".")[0] for r in originals})
+
+    def score(marks: dict, linked_runs: set[str]) -> dict:
+        by_doc = {doc: url for url, (doc, *_rest) in marks.items()}
+        by_doc.update(first_docs)
+        hit = {name: 0 for name in ISSUE_PERTURBATIONS}
+        right = wrong = 0
+        for url, (_doc, status, dup_of, dup_run) in marks.items():
+            if status not in ("near", "exact"):
+                continue
+            same = cluster.get(by_doc.get(dup_of)) == cluster.get(url) is not None
+            right, wrong = right + same, wrong + (not same)
+            if same and url in copy_kind and dup_run in linked_runs:
+                hit[copy_kind[url]] += 1
+        per = {k: v / n for k, v in hit.items()}
+        # copies whose original was rejected (too short after cleaning) cannot be linked
+        kept = {cluster[u] for u in by_doc.values() if u in cluster and u.startswith("https://a")}
+        reachable = sum(1 for u in copy_kind if cluster[u] in kept)
+        return {"recall": sum(hit.values()) / (n * len(hit)), "per_edit": per,
+                "recall_of_kept_originals": sum(hit.values()) / max(reachable, 1),
+                "originals_kept": len(kept),
+                "links": right + wrong, "false_links": wrong, "negative_pages": len(negatives),
+                "precision": right / (right + wrong) if right + wrong else 1.0}  # fmt: skip
+
+    copy_kind = {r["url"]: r["url"][len("https://") :].rsplit("-", 1)[0] for r in copies}
+    first_docs: dict[str, str] = {}
+    within_in, first_in, second_in = work / "within", work / "first", work / "second"
+    _write_jsonl(within_in / "pages.jsonl", originals + copies + negatives)
+    _write_jsonl(first_in / "pages.jsonl", originals)
+    _write_jsonl(second_in / "pages.jsonl", copies + negatives)
+    _run(within_in, work / "out-within", "w1", "2026-01-02", None)
+    within = score(_marks(work / "out-within", "w1"), {"w1"})
+    _run(first_in, work / "out", "r1", "2026-01-01", work / "state")
+    first_docs.update({doc: url for url, (doc, *_r) in _marks(work / "out", "r1").items()})
+    _run(second_in, work / "out", "r2", "2026-01-02", work / "state")
+    across = score(_marks(work / "out", "r2"), {"r1"})
+    return {"articles": n, "within": within, "across": across}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The graph::
 
-    ReadPages -> ExtractText -> DetectLanguage -> MarkDuplicates -> TagTopics
+    ReadPages -> ExtractText -> DetectLanguage -> ScoreQuality -> MarkDuplicates -> TagTopics
       -> WritePartitionedParquet ─┐
       -> RunStats ────────────────┤-> CommitRun (moves files, writes the manifest: the commit)
       -> WriteIndexSegment ───────┘   (only with --state)
@@ -33,6 +33,8 @@ from pagestream.transforms.dedup.state_check import check_state
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
 from pagestream.transforms.extract.config import ExtractConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+from pagestream.transforms.quality.rules import QualityConfig
+from pagestream.transforms.quality.score import ScoreQuality
 from pagestream.transforms.read.inputs import InputError, InputFile, expand_inputs
 from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
@@ -337,6 +339,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
             prestart_child=not sets_up_per_bundle(plan.manifest_base["runner"]),
         )
         | "DetectLanguage" >> DetectLanguage(plan.language)
+        | "ScoreQuality" >> ScoreQuality(QualityConfig(drop=options.drop_low_quality))
         | "MarkDuplicates"
         >> MarkDuplicates(plan.dedup, options.run_id, options.logical_date, options.state)
         | "TagTopics" >> TagTopics(plan.topics)

@@ -44,6 +44,7 @@ class RunOptions:
     languages: tuple[str, ...] | None = None
     language_min_score: float | None = None
     taxonomy: str | None = None
+    drop_low_quality: bool = False
     quiet: bool = False
     max_pages: int | None = None
     max_page_bytes: int = 5 * 1024 * 1024
@@ -69,6 +70,7 @@ class RunOptions:
             "languages": list(self.languages) if self.languages else None,
             "language_min_score": self.language_min_score,
             "taxonomy": self.taxonomy,
+            "drop_low_quality": self.drop_low_quality,
             "max_pages": self.max_pages,
             "max_page_bytes": self.max_page_bytes,
             "extract_timeout": self.extract_timeout,
@@ -122,6 +124,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--language_min_score", type=float, metavar="P",
         help="below this probability the language is 'und'")  # fmt: skip
     add("--taxonomy", metavar="FILE", help="topic taxonomy file replacing the default one")
+    add("--drop_low_quality", action="store_true", default=None,
+        help="move pages with quality_flags to rejected (default: keep and flag them)")  # fmt: skip
     add("--quiet", action="store_true", default=None, help="no progress display")
     add("--max_pages", type=int, metavar="N", help="stop reading after N records (trial runs)")
     add(
@@ -150,7 +154,7 @@ _CONFIG_KEYS = {
     "input", "output", "state", "no_state", "run_id", "logical_date", "min_words",
     "near_dup_threshold", "text_cleaning",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
-    "extract_timeout", "streaming", "trigger_interval", "settle_seconds",
+    "extract_timeout", "streaming", "trigger_interval", "settle_seconds", "drop_low_quality",
 }  # fmt: skip
 
 
@@ -241,6 +245,12 @@ def _text_cleaning(value) -> str:
     return value
 
 
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise OptionsError(f"--{name} must be true or false, got {value!r}")
+    return value
+
+
 def _languages(value) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -328,6 +338,7 @@ def parse_run_args(
         if min_score is None
         else _fraction("language_min_score", min_score),
         taxonomy=taxonomy,
+        drop_low_quality=_flag("drop_low_quality", values.get("drop_low_quality", False)),
         quiet=bool(values.get("quiet", False)),
         max_pages=None if max_pages is None else _positive_int("max_pages", max_pages, 1, 10**12),
         max_page_bytes=_positive_int(

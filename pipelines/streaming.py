@@ -421,6 +421,7 @@ def run_unbounded(options: RunOptions, beam_args: list[str]) -> int:
     the job is submitted (Dataflow) or finished (runners that block).
     """
     from pagestream.pipelines.streaming_graph import ProcessStream, StreamConfig, WatchFiles
+    from pagestream.transforms.quality.rules import QualityConfig
 
     text, language, dedup, topics = batch.configs_for(options)
     beam_options = PipelineOptions(beam_args)
@@ -439,6 +440,7 @@ def run_unbounded(options: RunOptions, beam_args: list[str]) -> int:
     _ = raw | "ProcessStream" >> ProcessStream(
         options.output, options.run_id, config, text, language, dedup, topics,
         manifest_options=options.as_manifest(),
+        quality=QualityConfig(drop=options.drop_low_quality),
     )  # fmt: skip
     result = pipeline.run()
     print(f"pagestream run: streaming job submitted ({type(result).__name__})", file=sys.stderr)

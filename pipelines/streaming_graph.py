@@ -5,7 +5,7 @@
     WatchFiles (fileio.MatchContinuously) | ReadPubSubPages    RawPage, timestamp = arrival time
       -> ProcessStream:
            WindowInto(FixedWindows(window_s))    one window = one committed run <base>-<start>
-           ExtractText -> DetectLanguage -> MarkDuplicates       within the window (keep rule)
+           ExtractText -> DetectLanguage -> ScoreQuality -> MarkDuplicates  within the window (keep rule)
            NameWindowRun                         run_id, dup_run, crawl_date of the window
            MarkEarlierDuplicates                 against kept pages of earlier windows (state)
            TagTopics
@@ -52,8 +52,8 @@ from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
-    estimated_jaccard,
     fingerprint_page,
+    near_match,
     signature_of,
 )
 from pagestream.transforms.dedup.mark import (
@@ -65,6 +65,8 @@ from pagestream.transforms.dedup.mark import (
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig
+from pagestream.transforms.quality.rules import QualityConfig
+from pagestream.transforms.quality.score import ScoreQuality
 from pagestream.transforms.read.inputs import InputFile, input_format
 from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
@@ -278,9 +280,9 @@ def _probes(page: Page, config: DedupConfig, win=beam.DoFn.WindowParam):
         yield key, probe
 
 
-def _matches(key: str, earlier: Fingerprint, fp: Fingerprint, threshold: float) -> bool:
+def _matches(key: str, earlier: Fingerprint, fp: Fingerprint, rule: DedupConfig) -> bool:
     if key.startswith("b:"):
-        return estimated_jaccard(signature_of(earlier), signature_of(fp)) >= threshold
+        return near_match(signature_of(earlier), signature_of(fp), rule)[0]
     return True  # equal content hash or equal normalised URL
 
 
@@ -304,8 +306,8 @@ class RememberKeptFn(beam.DoFn):
     watermark passes the window's end.
     """
 
-    def __init__(self, threshold: float, ttl_s: float, max_per_key: int) -> None:
-        self.threshold, self.ttl_us, self.max_per_key = threshold, int(ttl_s * 1e6), max_per_key
+    def __init__(self, rule: DedupConfig, ttl_s: float, max_per_key: int) -> None:
+        self.rule, self.ttl_us, self.max_per_key = rule, int(ttl_s * 1e6), max_per_key
 
     def process(
         self,
@@ -319,7 +321,7 @@ class RememberKeptFn(beam.DoFn):
         hits = [
             r
             for r in remembered
-            if r.window_end < probe.window_end and _matches(key, r.fp, probe.fp, self.threshold)
+            if r.window_end < probe.window_end and _matches(key, r.fp, probe.fp, self.rule)
         ]
         for hit in hits:
             yield window.TimestampedValue((probe.head, hit.fp._replace(current=False)), timestamp)
@@ -355,7 +357,8 @@ def _resolve_group(element, config: DedupConfig, win=beam.DoFn.WindowParam):
     fps = {p.doc_id + "\x1f" + p.source: fingerprint_page(p, config, day) for p in pages}
     unique_earlier = {fp.node: fp for fp in earlier}.values()
     marks = {
-        m.node: m for m in resolve_component([*fps.values(), *unique_earlier], config.threshold)
+        m.node: m
+        for m in resolve_component([*fps.values(), *unique_earlier], config.threshold, config)
     }
     for page in pages:
         yield apply_mark(page, marks.get(fps[page.doc_id + "\x1f" + page.source].node))
@@ -380,8 +383,7 @@ class MarkEarlierDuplicates(beam.PTransform):
             pages
             | "Probes" >> beam.FlatMap(_probes, dedup)
             | "Global" >> beam.WindowInto(window.GlobalWindows())
-            | "Remember"
-            >> beam.ParDo(RememberKeptFn(dedup.threshold, config.dup_ttl_s, config.max_per_key))
+            | "Remember" >> beam.ParDo(RememberKeptFn(dedup, config.dup_ttl_s, config.max_per_key))
             | "BackToWindows" >> beam.WindowInto(windowing.windowfn)
         )
         groups = pages | "ByHead" >> beam.Map(
@@ -489,8 +491,10 @@ class ProcessStream(beam.PTransform):
         dedup: DedupConfig | None = None,
         topics: TopicConfig | None = None,
         manifest_options: dict | None = None,
+        quality: QualityConfig | None = None,
     ) -> None:
         super().__init__()
+        self.quality = quality or QualityConfig()
         self.output, self.base = output, base_run_id
         self.config = config or StreamConfig()
         self.text, self.language = text or TextConfig(), language or LanguageConfig()
@@ -510,6 +514,7 @@ class ProcessStream(beam.PTransform):
             )
             | "ExtractText" >> ExtractText(self.text, base, "")
             | "DetectLanguage" >> DetectLanguage(self.language)
+            | "ScoreQuality" >> ScoreQuality(self.quality)
             | "MarkDuplicates" >> MarkDuplicates(self.dedup, base, "")
             | "NameWindowRun" >> beam.ParDo(NameWindowRunFn(base))
             | "MarkEarlier" >> MarkEarlierDuplicates(self.dedup, config)

@@ -22,6 +22,7 @@ __all__ = [
     "KIND_PAGE",
     "KIND_RAW",
     "KIND_REJECTED",
+    "QUALITY_COLUMNS",
     "Page",
     "RawPage",
     "file_of",
@@ -92,6 +93,28 @@ class Page(NamedTuple):
     dup_run: Optional[str]
     topics: Sequence[str]
     topic_scores: Sequence[float]
+    # quality signals (transforms/quality): null until ScoreQuality has run
+    mean_word_length: Optional[float]
+    symbol_word_ratio: Optional[float]
+    bullet_line_frac: Optional[float]
+    ellipsis_line_frac: Optional[float]
+    alpha_word_frac: Optional[float]
+    stop_word_count: Optional[int]
+    terminal_punct_line_frac: Optional[float]
+    dup_line_frac: Optional[float]
+    dup_line_char_frac: Optional[float]
+    dup_para_frac: Optional[float]
+    dup_para_char_frac: Optional[float]
+    top_2gram_char_frac: Optional[float]
+    top_3gram_char_frac: Optional[float]
+    top_4gram_char_frac: Optional[float]
+    dup_5gram_char_frac: Optional[float]
+    dup_6gram_char_frac: Optional[float]
+    dup_7gram_char_frac: Optional[float]
+    dup_8gram_char_frac: Optional[float]
+    dup_9gram_char_frac: Optional[float]
+    dup_10gram_char_frac: Optional[float]
+    quality_flags: Sequence[str]
     extractor: str
     run_id: str
     pipeline_version: str
@@ -111,8 +134,17 @@ class Page(NamedTuple):
     text_cleaning: Optional[str] = None  # plain text: the record's own --text_cleaning mode
 
 
+#: Columns of the quality signals (``transforms/quality``), null until ``ScoreQuality`` runs.
+QUALITY_COLUMNS = (
+    "mean_word_length", "symbol_word_ratio", "bullet_line_frac", "ellipsis_line_frac",
+    "alpha_word_frac", "stop_word_count", "terminal_punct_line_frac", "dup_line_frac",
+    "dup_line_char_frac", "dup_para_frac", "dup_para_char_frac", "top_2gram_char_frac",
+    "top_3gram_char_frac", "top_4gram_char_frac", "dup_5gram_char_frac", "dup_6gram_char_frac",
+    "dup_7gram_char_frac", "dup_8gram_char_frac", "dup_9gram_char_frac", "dup_10gram_char_frac",
+)  # fmt: skip
+
 #: The null/default value of the columns a page has before the stages fill them in
-#: (``topics``/``topic_scores`` are new empty lists per page).
+#: (``topics``/``topic_scores``/``quality_flags`` are new empty lists per page).
 EMPTY_COLUMNS = dict(
     doc_id="",
     domain="",
@@ -131,6 +163,7 @@ EMPTY_COLUMNS = dict(
     dup_similarity=None,
     dup_run=None,
     extractor="",
+    **dict.fromkeys(QUALITY_COLUMNS),
 )
 
 
@@ -143,6 +176,7 @@ def new_page(
             **EMPTY_COLUMNS,
             "topics": [],
             "topic_scores": [],
+            "quality_flags": [],
             "url": url,
             "source": source,
             "run_id": run_id,

@@ -6,6 +6,7 @@ import random
 
 import apache_beam as beam
 import numpy as np
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -13,9 +14,12 @@ from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page, new_page
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
+    estimated_containment,
     estimated_jaccard,
+    estimated_size,
     fingerprint_page,
     minhash,
+    near_match,
 )
 from pagestream.transforms.dedup.mark import (
     MarkDuplicates,
@@ -260,3 +264,79 @@ def test_band_members_carry_everything_but_their_band_keys():
     for _, member in pairs:
         assert member.band_keys == ()
         assert member._replace(band_keys=fp.band_keys) == fp
+
+
+# --- containment: copies cut short or missing a paragraph -------------------------------------
+
+
+def _cut(text: str, keep: float) -> str:
+    words = text.split(" ")
+    return " ".join(words[: int(len(words) * keep)])
+
+
+def test_a_copy_cut_short_is_near_by_containment_not_by_jaccard():
+    a = article(40, words=600)
+    cut = _cut(a, 0.6)  # Jaccard ~0.6: under the threshold; fully inside the original
+    sa, sc = minhash(a, CONFIG), minhash(cut, CONFIG)
+    assert 0.5 <= estimated_jaccard(sa, sc) < CONFIG.threshold
+    assert estimated_containment(sa, sc) >= CONFIG.containment
+    assert near_match(sa, sc, CONFIG) == (True, estimated_jaccard(sa, sc))
+    no_containment = DedupConfig(threshold=0.7, containment=0.0)
+    assert near_match(sa, sc, no_containment)[0] is False
+    other = article(41, words=600)
+    run_marks(
+        [page("a", a, fetch_time=1), page("c", cut, fetch_time=2), page("o", other)],
+        [
+            ("a", "in.jsonl:a", "page", "unique", None, None, None),
+            ("c", "in.jsonl:c", "page", "near", "a", estimated_jaccard(sa, sc), RUN),
+            ("o", "in.jsonl:o", "page", "unique", None, None, None),
+        ],
+    )
+    run_marks(  # the rule is the config's: without containment the cut copy stays unique
+        [page("a", a, fetch_time=1), page("c", cut, fetch_time=2)],
+        [
+            ("a", "in.jsonl:a", "page", "unique", None, None, None),
+            ("c", "in.jsonl:c", "page", "unique", None, None, None),
+        ],
+        config=no_containment,
+    )
+
+
+def test_a_short_page_inside_a_long_one_is_not_a_copy_of_it():
+    """A few lines (a quote, a teaser) are contained in many pages: ``min_contained``."""
+    long_page = article(42, words=2000)
+    teaser = _cut(long_page, 0.02)  # 40 words: ~38 shingles < min_contained
+    sa, st = minhash(long_page, CONFIG), minhash(teaser, CONFIG)
+    assert estimated_jaccard(sa, st) < CONFIG.containment_min_jaccard
+    assert near_match(sa, st, CONFIG)[0] is False
+    assert estimated_size(st) < CONFIG.min_contained
+
+
+def test_resolve_component_uses_the_config_rule_and_the_float_api_stays_jaccard_only():
+    a = article(43, words=600)
+    cut = _cut(a, 0.6)
+    members = [
+        fingerprint_page(page("a", a, fetch_time=1), CONFIG, DATE),
+        fingerprint_page(page("c", cut, fetch_time=2), CONFIG, DATE),
+    ]
+    assert [m.dup_status for m in resolve_component(members, 0.7, CONFIG)] == ["near"]
+    assert resolve_component(members, 0.7) == []
+    assert bucket_edges(members, 0.7, CONFIG) == [(members[0].node, members[1].node)]
+    assert bucket_edges(members, 0.7) == []
+
+
+def test_estimated_size_is_within_a_quarter_of_the_shingle_count():
+    for words in (120, 600, 3000):
+        text = article(44 + words, words=words, per_line=words)  # one line: words - 2 shingles
+        estimate = estimated_size(minhash(text, CONFIG))
+        assert abs(estimate / (words - CONFIG.shingle_size + 1) - 1) < 0.25
+    assert estimated_size(np.zeros(0, dtype=np.uint32)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("containment", 1.5), ("containment_min_jaccard", -0.1), ("min_contained", -1)],
+)
+def test_containment_options_are_checked(field, value):
+    with pytest.raises(ValueError, match=field):
+        DedupConfig(**{field: value})

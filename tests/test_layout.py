@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-STAGES = ("read", "extract", "clean", "language", "dedup", "topics", "write")
+STAGES = ("read", "extract", "clean", "language", "quality", "dedup", "topics", "write")
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ def _page(doc_id, run_id, crawl_date, language, **kw):
         dup_status="unique",
         topics=["politics"],
         topic_scores=[0.75],
+        quality_flags=[],
         extractor="trafilatura",
         run_id=run_id,
         pipeline_version="0.1.0",
@@ -143,6 +144,10 @@ def _write_run(root: Path, run_id: str, logical_date: str, pages, rejected, dead
         "crawl_dates": _count(p["crawl_date"] for p in pages),
         "domains": _count(p["domain"] for p in pages),
         "word_count_histogram": _histogram(p["word_count"] for p in pages),
+        "quality_flags_by_domain": {
+            d: _count(f for p in pages if p["domain"] == d for f in p["quality_flags"])
+            for d in sorted({p["domain"] for p in pages if p["quality_flags"]})
+        },
         "timings_ms": {
             "read": None,
             "extract": 1234.5,
@@ -174,7 +179,7 @@ def make_output(root: Path) -> Path:
         _page("a2", "r1", "2020-01-10", "en", domain="phys.org", word_count=40,
               dup_status="near", dup_of="a1", dup_similarity=0.9, dup_run="r1"),
         _page("a3", "r1", "2020-01-10", "en", domain="salon.com", title="Salon", topics=[],
-              topic_scores=[], word_count=700),
+              topic_scores=[], word_count=700, quality_flags=["c4_lines"]),
         _page("a4", "r1", "2020-01-10", "de", domain="spiegel.de", language_score=0.99,
               topics=["economy"], http_status=200),
     ]  # fmt: skip

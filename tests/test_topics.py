@@ -10,7 +10,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, new_page
 from pagestream.transforms.topics import tag as topics
 from pagestream.transforms.topics.tag import (
     TagTopics,
@@ -63,13 +63,10 @@ def _labels(text, taxonomy, language="en", title=None, **config):
 
 
 def _page(text, language="en", kind=KIND_PAGE, title=None, url="u"):
-    return Page(
-        doc_id=url, url=url, domain="d", http_status=None, source="s", fetch_time=None,
-        title=title, author=None, published_date=None, text=text, word_count=0,
-        language=language, language_score=None, content_hash="h", dup_status="unique",
-        dup_of=None, dup_similarity=None, dup_run=None, topics=[], topic_scores=[],
-        extractor="plaintext", run_id="r", pipeline_version="0", crawl_date="2024-01-01",
-        kind=kind,
+    return new_page(
+        doc_id=url, url=url, domain="d", source="s", title=title, text=text,
+        language=language, content_hash="h", extractor="plaintext", run_id="r",
+        pipeline_version="0", crawl_date="2024-01-01", kind=kind,
     )  # fmt: skip
 
 

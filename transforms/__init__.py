@@ -6,6 +6,7 @@ One sub-package per stage, each exporting its composite and its config::
     extract/   ExtractText, TextConfig             RawPage -> Page (trafilatura / line cleaner)
     clean/     clean_text, SiteStats               plain-text line rules, lines a site repeats
     language/  DetectLanguage, LanguageConfig      Page.language, Page.language_score
+    quality/   ScoreQuality, QualityConfig         quality signal columns, Page.quality_flags
     dedup/     MarkDuplicates, DedupConfig         Page.dup_status, Page.dup_of
     topics/    TagTopics, TopicConfig              Page.topics
     write/     WritePartitionedParquet, RunStats, CommitRun
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from pagestream.transforms.dedup import DedupConfig, MarkDuplicates
     from pagestream.transforms.extract import ExtractText, TextConfig
     from pagestream.transforms.language import DetectLanguage, LanguageConfig
+    from pagestream.transforms.quality import QualityConfig, ScoreQuality
     from pagestream.transforms.read import ReadPages, expand_inputs
     from pagestream.transforms.topics import TagTopics, TopicConfig
     from pagestream.transforms.write import (
@@ -41,8 +43,10 @@ _EXPORTS = {
     "ExtractText": "pagestream.transforms.extract",
     "LanguageConfig": "pagestream.transforms.language",
     "MarkDuplicates": "pagestream.transforms.dedup",
+    "QualityConfig": "pagestream.transforms.quality",
     "ReadPages": "pagestream.transforms.read",
     "RunStats": "pagestream.transforms.write",
+    "ScoreQuality": "pagestream.transforms.quality",
     "TagTopics": "pagestream.transforms.topics",
     "TextConfig": "pagestream.transforms.extract",
     "TopicConfig": "pagestream.transforms.topics",
@@ -58,8 +62,10 @@ __all__ = [
     "ExtractText",
     "LanguageConfig",
     "MarkDuplicates",
+    "QualityConfig",
     "ReadPages",
     "RunStats",
+    "ScoreQuality",
     "TagTopics",
     "TextConfig",
     "TopicConfig",

@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 #: Version of the Parquet column layout; stored in every file's metadata and in the manifest.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"

@@ -38,10 +38,9 @@ from urllib.request import url2pathname
 import duckdb
 import pyarrow as pa
 
+from pagestream.query_files import check_listed_files, table_sources
 from pagestream.query_output import FORMATS, rows, write_result
 from pagestream.query_runs import create_runs_view as _create_runs_view
-
-from pagestream.query_files import check_listed_files, table_sources
 
 __all__ = [
     "FORMATS",

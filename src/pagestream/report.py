@@ -50,11 +50,13 @@ CHART_TITLES = (
     "Pages per crawl date",
     "Top domains",
     "Timings per stage",
+    "Quality flags by domain",
     "Runs over time",
 )
 #: Rows shown at most in a per-file table.
 MAX_FILE_ROWS = 500
 _STAGES = ("read", "extract", "language", "dedup", "topics")
+_FLAG_COLORS = {"gopher_quality": "#7b5ea7", "gopher_repetition": "#e0a526", "c4_lines": "#3a9a6b"}
 
 Summary = dict[str, Any]
 
@@ -73,7 +75,8 @@ def summarize(runs: Sequence[RunManifest]) -> Summary:
     counts the ones summed). Timings that a run did not measure (null) add nothing.
     """
     s: Summary = {k: Counter() for k in ("counts", "languages", "topics", "dup_status",
-                                         "crawl_dates", "domains", "timings_ms", "reasons")}  # fmt: skip
+                                         "crawl_dates", "domains", "timings_ms", "reasons",
+                                         "quality_flags")}  # fmt: skip
     edges, hist, hist_runs = None, [], 0
     for run in runs:
         d = run.data
@@ -86,6 +89,8 @@ def summarize(runs: Sequence[RunManifest]) -> Summary:
             s["reasons"][(r.get("table", "rejected"), r.get("stage"), r.get("reason"))] += r.get(
                 "count", 0
             )
+        for domain, flags in (d.get("quality_flags_by_domain") or {}).items():
+            _add(s["quality_flags"], {f"{domain or '(none)'} · {f}": n for f, n in flags.items()})
         h = d.get("word_count_histogram") or {}
         if h.get("edges") and (edges is None or h["edges"] == edges):
             edges = h["edges"]
@@ -109,6 +114,8 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
             "dup_status": pairs("SELECT dup_status, count(*) FROM pages GROUP BY 1"),
             "crawl_dates": pairs("SELECT crawl_date::VARCHAR, count(*) FROM pages GROUP BY 1"),
             "domains": pairs("SELECT domain, count(*) FROM pages WHERE domain IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 50"),
+            "quality_flags": pairs("SELECT concat(coalesce(domain, '(none)'), ' · ', f), count(*) "
+                                   "FROM (SELECT domain, unnest(quality_flags) AS f FROM pages) GROUP BY 1"),
             "reasons": Counter({(t, st, r): n for t, st, r, n in con.execute(
                 "SELECT 'rejected', stage, reason, count(*) FROM rejected GROUP BY ALL UNION ALL "
                 "SELECT 'dead_letter', stage, reason, count(*) FROM dead_letter GROUP BY ALL").fetchall()}),
@@ -240,8 +247,15 @@ def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool
                  + (f"; wall time {wall / 1000:,.1f} s (all runs)" if wall else "")
                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + "."),
     ]  # fmt: skip
+    flags = _top(s["quality_flags"])
+    sections.append(_section(
+        CHART_TITLES[9], _barh(flags, "c9", "quality flags by domain",
+                               [_FLAG_COLORS.get(k.rsplit(" · ", 1)[-1], "#888888") for k, _ in flags])
+        if flags else _empty("quality flags"),
+        "Pages per domain and quality rule they fail (a page may fail several); see docs/quality.md."
+        + ("" if scanned else " From each run's 50 domains with the most flags.")))  # fmt: skip
     if len(runs) > 1:
-        sections.append(_section(CHART_TITLES[9], _runs_chart(runs, "c9")))
+        sections.append(_section(CHART_TITLES[10], _runs_chart(runs, "c10")))
     run_rows = [[r.run_id, r.data.get("logical_date"), r.data.get("finished_at"), r.data.get("duration_s"),
                  *((r.data.get("counts") or {}).get(k) for k in ("records_read", "pages", "rejected",
                                                                   "dead_letter"))]

@@ -5,20 +5,20 @@ How a page is marked (only ``kind == "page"``; other kinds pass through unchange
 1. **Candidates.** Pages meet in three groupings: equal ``content_hash``, equal normalised URL,
    and equal LSH band key. In every group each member gets ONE edge to the group's first page
    in keep order (no all-pairs: a story syndicated on n sites makes O(n) edges per band, see
-   ``group_edges``). Band-key edges are kept only if the estimated Jaccard of the two
-   signatures (which travel with the group members) is ``>= threshold``.
+   ``group_edges``). Band-key edges are kept only if the two signatures (which travel with
+   the group members) make a near duplicate (``near_match``: estimated Jaccard
+   ``>= threshold``, or the smaller page estimated ``>= containment`` inside the other).
 2. **Components.** Edges (few: only duplicates make them) are collected on one worker and
    joined by union-find into connected components; signatures never are.
 3. **Keep rule, per component** (``resolve_component``): members are visited in keep order
    (earlier committed run first, then earliest ``fetch_time`` with None last, smallest
    ``doc_id``, smallest ``source``). A page becomes a duplicate of the first *kept* page it
    matches, else it is kept itself. Precedence: ``exact`` (same content hash) over ``near``
-   (estimated Jaccard ``>= threshold`` to that kept page) over ``url`` (same normalised URL,
-   different text).
+   (``near_match`` to that kept page) over ``url`` (same normalised URL, different text).
 
 Transitivity: with A~B and B~C but not A~C, A is kept, B is ``near`` A, and C is kept (unique),
 because C is not similar to any kept page. So every ``dup_of`` names a kept (``unique``) page
-and every ``near`` similarity is ``>= threshold`` to it: no chains and no unverified links.
+and every ``near`` page is verified against it: no chains and no unverified links.
 
 Cross-run: the kept pages of every other committed run (``--state``, see ``dedup_state``;
 older slots run late included) join the same groupings as members that sort first and are
@@ -40,7 +40,9 @@ from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     estimated_jaccard,
+    estimated_size,
     fingerprint_page,
+    near_match,
     signature_of,
 )
 from pagestream.transforms.dedup.state import other_runs, read_index_segment
@@ -98,8 +100,17 @@ def group_edges(members: Iterable[Fingerprint]) -> list[tuple[str, str]]:
     return sorted({_edge(head, m.node) for m in ordered[1:] if m.node != head})
 
 
-def bucket_edges(members: Iterable[Fingerprint], threshold: float) -> list[tuple[str, str]]:
-    """``group_edges`` of an LSH bucket, keeping edges with estimated Jaccard ``>= threshold``."""
+def _rule(threshold: float, config: DedupConfig | None) -> DedupConfig:
+    """The near-duplicate rule: ``config``, else estimated Jaccard ``>= threshold`` alone."""
+    return config if config is not None else DedupConfig(threshold=threshold, containment=0.0)
+
+
+def bucket_edges(
+    members: Iterable[Fingerprint], threshold: float, config: DedupConfig | None = None
+) -> list[tuple[str, str]]:
+    """``group_edges`` of an LSH bucket, keeping the edges of near duplicates (``near_match``
+    under ``config``; without one, estimated Jaccard ``>= threshold``)."""
+    rule = _rule(threshold, config)
     ordered = sorted(members, key=keep_order)
     if len(ordered) < 2 or not any(m.current for m in ordered):
         return []
@@ -108,7 +119,7 @@ def bucket_edges(members: Iterable[Fingerprint], threshold: float) -> list[tuple
         {
             _edge(head, m.node)
             for m in ordered[1:]
-            if m.node != head and estimated_jaccard(head_sig, signature_of(m)) >= threshold
+            if m.node != head and near_match(head_sig, signature_of(m), rule)[0]
         }
     )
 
@@ -140,6 +151,7 @@ class _KeptPages:
         self.by_url: dict[str, Fingerprint] = {}
         self.signed: list[Fingerprint] = []  # kept pages with a signature, rows of _sigs
         self._sigs: np.ndarray | None = None
+        self._sizes = np.zeros(capacity)  # estimated shingle-set sizes, same rows
         self._capacity = capacity
 
     def add(self, fp: Fingerprint) -> None:
@@ -150,24 +162,38 @@ class _KeptPages:
         if len(sig) and (self._sigs is None or len(sig) == self._sigs.shape[1]):
             if self._sigs is None:
                 self._sigs = np.empty((self._capacity, len(sig)), dtype=sig.dtype)
+            self._sizes[len(self.signed)] = estimated_size(sig)
             self._sigs[len(self.signed)] = sig
             self.signed.append(fp)
 
-    def first_similar(self, sig: np.ndarray, threshold: float) -> tuple[Fingerprint, float] | None:
-        """The first kept page (keep order) with estimated Jaccard >= threshold, and that value."""
+    def first_similar(self, sig: np.ndarray, rule: DedupConfig) -> tuple[Fingerprint, float] | None:
+        """The first kept page (keep order) that ``sig`` is a near duplicate of (``near_match``
+        under ``rule``, vectorised over the kept pages), and their estimated Jaccard."""
         if self._sigs is None or len(sig) != self._sigs.shape[1]:
             return None
-        sims = (self._sigs[: len(self.signed)] == sig).mean(axis=1)
-        hits = np.flatnonzero(sims >= threshold)
+        n = len(self.signed)
+        sims = (self._sigs[:n] == sig).mean(axis=1)
+        near = sims >= rule.threshold
+        if rule.containment:
+            size, sizes = estimated_size(sig), self._sizes[:n]
+            smaller = np.minimum(sizes, size)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                contained = sims * (sizes + size) / (1.0 + sims) / smaller
+            near |= (
+                (sims >= rule.containment_min_jaccard)
+                & (smaller >= rule.min_contained)
+                & (contained >= rule.containment)
+            )
+        hits = np.flatnonzero(near)
         return (self.signed[hits[0]], float(sims[hits[0]])) if len(hits) else None
 
-    def match(self, fp: Fingerprint, threshold: float) -> DupMark | None:
+    def match(self, fp: Fingerprint, rule: DedupConfig) -> DupMark | None:
         """The mark of ``fp`` against the kept pages: exact, then near, then url; else None."""
         head = self.by_hash.get(fp.content_hash)
         if head is not None:
             return DupMark(fp.node, EXACT, head.doc_id, 1.0, head.run_id)
         sig = signature_of(fp)
-        similar = self.first_similar(sig, threshold)
+        similar = self.first_similar(sig, rule)
         if similar is not None:
             return DupMark(fp.node, NEAR, similar[0].doc_id, similar[1], similar[0].run_id)
         head = self.by_url.get(fp.norm_url) if fp.norm_url else None
@@ -177,18 +203,21 @@ class _KeptPages:
         return None
 
 
-def resolve_component(members: Iterable[Fingerprint], threshold: float) -> list[DupMark]:
+def resolve_component(
+    members: Iterable[Fingerprint], threshold: float, config: DedupConfig | None = None
+) -> list[DupMark]:
     """Marks of the current-run duplicates of one component (module docstring, step 3).
 
     Members are visited in keep order; each current page is marked against the pages kept so
     far, or kept itself. Earlier-run members are kept pages already and never re-marked.
     Cost: one vectorised compare with the kept pages per member. Output is sorted by node.
     """
+    rule = _rule(threshold, config)
     ordered = sorted(members, key=keep_order)
     kept = _KeptPages(len(ordered))
     marks = []
     for fp in ordered:
-        mark = kept.match(fp, threshold) if fp.current else None
+        mark = kept.match(fp, rule) if fp.current else None
         if mark is None:
             kept.add(fp)
         else:
@@ -275,7 +304,7 @@ class MarkDuplicates(beam.PTransform):
         by_key = {
             "Hash": (lambda m: [(m.content_hash, m)], group_edges),
             "Url": (lambda m: [(m.norm_url, m)] if m.norm_url else [], group_edges),
-            "Band": (_by_band, lambda ms: bucket_edges(ms, config.threshold)),
+            "Band": (_by_band, lambda ms: bucket_edges(ms, config.threshold, config)),
         }
         edge_sets = [
             members
@@ -297,7 +326,8 @@ class MarkDuplicates(beam.PTransform):
             | "JoinComponent" >> beam.CoGroupByKey()
             | "ByComponent" >> beam.FlatMap(_by_component)
             | "GroupComponent" >> beam.GroupByKey()
-            | "Resolve" >> beam.FlatMap(lambda kv: resolve_component(kv[1], config.threshold))
+            | "Resolve"
+            >> beam.FlatMap(lambda kv: resolve_component(kv[1], config.threshold, config))
             | "MarkByNode" >> beam.Map(lambda mark: (mark.node, mark))
         )
         marked = (

@@ -18,8 +18,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pagestream.schemas.records import RawPage
 from pagestream.transforms.errors import dead_raw
-from pagestream.transforms.write.progress import track_read
 from pagestream.transforms.read.inputs import not_regular
+from pagestream.transforms.write.progress import track_read
 
 __all__ = [
     "CorruptStream",

@@ -28,7 +28,7 @@ from pagestream.schemas.arrow import (
     REJECTED_SCHEMA,
     sorting_columns,
 )
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, QUALITY_COLUMNS, Page
 from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
 from pagestream.transforms.write.progress import Heartbeat
 
@@ -127,6 +127,8 @@ def page_row(page: Page) -> dict:
         "dup_run": page.dup_run,
         "topics": list(page.topics),
         "topic_scores": list(page.topic_scores),
+        **{name: getattr(page, name) for name in QUALITY_COLUMNS},
+        "quality_flags": list(page.quality_flags),
         "extractor": page.extractor,
         "run_id": page.run_id,
         "pipeline_version": page.pipeline_version,

@@ -48,6 +48,7 @@ class Summary(NamedTuple):
     domain: str
     word_count: int
     timings: tuple[float, float, float, float]
+    quality_flags: tuple[str, ...] = ()
 
 
 def summarise(page: Page) -> Summary:
@@ -63,6 +64,7 @@ def summarise(page: Page) -> Summary:
         domain=page.domain,
         word_count=page.word_count,
         timings=(page.extract_ms, page.language_ms, page.dedup_ms, page.topics_ms),
+        quality_flags=tuple(page.quality_flags),
     )
 
 
@@ -78,6 +80,7 @@ def _empty() -> dict:
         "domains": Counter(),
         "word_counts": [0] * len(WORD_COUNT_EDGES),
         "timings_ms": dict.fromkeys(STAGE_TIMINGS, 0.0),
+        "quality_flags": Counter(),
     }
 
 
@@ -88,6 +91,8 @@ def _add(acc: dict, s: Summary) -> dict:
     per_file[s.table] += 1
     for name, ms in zip(STAGE_TIMINGS, s.timings, strict=False):
         acc["timings_ms"][name] += ms
+    for flag in s.quality_flags:  # pages, and pages --drop_low_quality rejected
+        acc["quality_flags"][(s.domain, flag)] += 1
     if s.table != "pages":
         acc["reasons"][(s.table, s.stage or "", s.reason or "")] += 1
         return acc
@@ -102,7 +107,8 @@ def _add(acc: dict, s: Summary) -> dict:
 
 
 def _merge(a: dict, b: dict) -> dict:
-    for key in ("tables", "reasons", "languages", "topics", "dup_status", "crawl_dates", "domains"):
+    for key in ("tables", "reasons", "languages", "topics", "dup_status", "crawl_dates", "domains",
+                "quality_flags"):  # fmt: skip
         a[key].update(b[key])
     for file, counts in b["per_file"].items():
         a["per_file"].setdefault(file, Counter()).update(counts)
@@ -118,9 +124,21 @@ def _ranked(counts: Counter, top: int | None = None) -> dict:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
 
 
+def _flags_by_domain(counts: Counter, top_domains: int) -> dict:
+    """``{domain: {flag: pages}}`` for the ``top_domains`` domains with the most flags."""
+    per_domain: dict[str, Counter] = {}
+    for (domain, flag), n in counts.items():
+        per_domain.setdefault(domain, Counter())[flag] += n
+    top = _ranked(Counter({d: sum(c.values()) for d, c in per_domain.items()}), top_domains)
+    return {d: dict(sorted(per_domain[d].items())) for d in top}
+
+
 def finalise(acc: dict, top_domains: int = 50) -> dict:
     """The accumulator as the JSON-ready statistics block of the manifest."""
     tables = acc["tables"]
+    flags = Counter()
+    for (_, flag), n in acc["quality_flags"].items():
+        flags[flag] += n
     return {
         "counts": {
             "records_read": sum(tables.values()),
@@ -143,6 +161,8 @@ def finalise(acc: dict, top_domains: int = 50) -> dict:
         "domains": _ranked(acc["domains"], top_domains),
         "word_count_histogram": {"edges": WORD_COUNT_EDGES, "counts": acc["word_counts"]},
         "timings_ms": {k: round(v, 1) for k, v in acc["timings_ms"].items()},
+        "quality_flags": dict(sorted(flags.items())),
+        "quality_flags_by_domain": _flags_by_domain(acc["quality_flags"], top_domains),
     }
 
 
