@@ -29,6 +29,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
+from pagestream.schemas.validation import MIN_WORDS, Number, check_fields, setting
 from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.site_stats import SiteStats
 from pagestream.transforms.clean.sites import site_of
@@ -64,16 +65,13 @@ class TextConfig:
         site_min_pages: a line on at least this many pages of one site is boilerplate.
     """
 
-    min_words: int = 50
+    min_words: int = setting(MIN_WORDS)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanTextConfig = field(default_factory=CleanTextConfig)
-    site_min_pages: int = 3
+    site_min_pages: int = setting(Number(int, 2, 1_000_000, default=3))
 
     def __post_init__(self):
-        if not 0 <= self.min_words <= 100_000:
-            raise ValueError(f"min_words must be between 0 and 100000, got {self.min_words}")
-        if not 2 <= self.site_min_pages <= 1_000_000:
-            raise ValueError(f"site_min_pages must be at least 2, got {self.site_min_pages}")
+        check_fields(self)
 
 
 def doc_id(url: str, text: str) -> str:
