@@ -1,8 +1,11 @@
 """``pagestream run`` options: flags, an optional TOML/YAML ``--config`` file, validation.
 
-Everything is checked before a pipeline is built: a bad value fails with a message that names
-the option and the allowed values, and flags Beam does not know either are refused (a typo
-must not silently fall back to a default). Flags win over the config file.
+Everything is checked before a pipeline is built and before the output is touched: a bad
+value fails with one line that names the option and the allowed values (the format and the
+ranges of ``schemas/validation``, shared with the composites' config dataclasses), and flags
+Beam does not know either are refused (a typo must not silently fall back to a default).
+Flags win over the config file. Defaults come from the same settings as the dataclasses'; the
+manifest records the value each option had.
 """
 
 from __future__ import annotations
@@ -13,7 +16,19 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from pagestream.pipelines.beam_options import check_beam_args
+from pagestream.schemas.validation import (
+    EXTRACT_TIMEOUT,
+    LANGUAGE_MIN_SCORE,
+    MAX_PAGE_BYTES,
+    MAX_PAGES,
+    MIN_WORDS,
+    NEAR_DUP_THRESHOLD,
+    TRIGGER_INTERVAL,
+    ValidationError,
+    fail,
+    one_line,
+)
 
 __all__ = ["OptionsError", "RunOptions", "add_run_arguments", "parse_run_args"]
 
@@ -21,8 +36,19 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z]{2,4})?$")
 DEFAULT_OUTPUT = "pagestream-out"
 
+#: The numeric options and their settings (range, kind, default).
+SETTINGS = {
+    "min_words": MIN_WORDS,
+    "near_dup_threshold": NEAR_DUP_THRESHOLD,
+    "language_min_score": LANGUAGE_MIN_SCORE,
+    "max_pages": MAX_PAGES,
+    "max_page_bytes": MAX_PAGE_BYTES,
+    "extract_timeout": EXTRACT_TIMEOUT,
+    "trigger_interval": TRIGGER_INTERVAL,
+}
 
-class OptionsError(ValueError):
+
+class OptionsError(ValidationError):
     """A bad option; the message names it and the allowed values."""
 
 
@@ -36,23 +62,23 @@ class RunOptions:
     logical_date: str
     logical_date_given: bool = False
     state: str | None = None
-    min_words: int = 50
-    near_dup_threshold: float | None = None
+    min_words: int = MIN_WORDS.default
+    near_dup_threshold: float = NEAR_DUP_THRESHOLD.default
     languages: tuple[str, ...] | None = None
-    language_min_score: float | None = None
+    language_min_score: float = LANGUAGE_MIN_SCORE.default
     taxonomy: str | None = None
     quiet: bool = False
-    max_pages: int | None = None
-    max_page_bytes: int = 5 * 1024 * 1024
-    extract_timeout: float = 10.0
+    max_pages: int | None = MAX_PAGES.default
+    max_page_bytes: int = MAX_PAGE_BYTES.default
+    extract_timeout: float = EXTRACT_TIMEOUT.default
     streaming: bool = False
-    trigger_interval: float = 10.0
+    trigger_interval: float = TRIGGER_INTERVAL.default
     sample: bool = False
     config_file: str | None = None
     extra: dict = field(default_factory=dict)
 
     def as_manifest(self) -> dict:
-        """The options as recorded in the manifest."""
+        """The options as recorded in the manifest: the values the run used."""
         return {
             "input": list(self.inputs),
             "output": self.output,
@@ -68,6 +94,7 @@ class RunOptions:
             "max_page_bytes": self.max_page_bytes,
             "extract_timeout": self.extract_timeout,
             "streaming": self.streaming,
+            "trigger_interval": self.trigger_interval,
             "config": self.config_file,
         }
 
@@ -77,48 +104,51 @@ def default_run_id(now: datetime | None = None) -> str:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``run`` flags. Defaults are None so that a ``--config`` file can fill them in."""
+    """The ``run`` flags. Defaults are None so that a ``--config`` file can fill them in; the
+    help of each says its default. Numbers are taken as text and checked by their setting, so
+    ``--min_words abc`` gets the same one-line message as ``--min_words -1``."""
     add = parser.add_argument
     add("--input", nargs="+", action="extend", metavar="PATH",
         help="files, directories (recursive) or globs; local, gs://, s3://. "
         "Default: the sample bundled with pagestream")  # fmt: skip
     add("--output", metavar="DIR", help=f"output directory (default ./{DEFAULT_OUTPUT})")
-    add("--config", metavar="FILE", help="TOML or YAML file with any of these options; flags win")
-    add("--state", metavar="DIR", help="persistent index for cross-run duplicate detection")
+    add(
+        "--config",
+        metavar="FILE",
+        help="TOML or YAML file with any of these options; flags win (default: none)",
+    )
+    add(
+        "--state",
+        metavar="DIR",
+        help="persistent index for cross-run duplicate detection (default: none)",
+    )
     add(
         "--run_id",
         metavar="ID",
         help="run id (default: UTC timestamp; 'stream' with --streaming); rerunning an id replaces it",
     )
     add("--logical_date", metavar="YYYY-MM-DD", help="the schedule slot's date (default today)")
-    add(
-        "--min_words",
-        type=int,
-        metavar="N",
-        help="pages with fewer words are rejected (default 50)",
-    )
-    add("--near_dup_threshold", type=float, metavar="J",
-        help="estimated Jaccard from which a page is a near duplicate")  # fmt: skip
+    add("--min_words", metavar="N",
+        help=MIN_WORDS.help("pages with fewer words are rejected"))  # fmt: skip
+    add("--near_dup_threshold", metavar="J",
+        help=NEAR_DUP_THRESHOLD.help("estimated Jaccard from which a page is a near duplicate"))  # fmt: skip
     add("--languages", metavar="en,de,...", help="keep only these languages (default: all)")
-    add("--language_min_score", type=float, metavar="P",
-        help="below this probability the language is 'und'")  # fmt: skip
-    add("--taxonomy", metavar="FILE", help="topic taxonomy file replacing the default one")
+    add("--language_min_score", metavar="P",
+        help=LANGUAGE_MIN_SCORE.help("below this probability the language is 'und'"))  # fmt: skip
+    add("--taxonomy", metavar="FILE",
+        help="topic taxonomy file replacing the default one (default: the bundled taxonomy)")  # fmt: skip
     add("--quiet", action="store_true", default=None, help="no progress display")
-    add("--max_pages", type=int, metavar="N", help="stop reading after N records (trial runs)")
-    add(
-        "--max_page_bytes",
-        type=int,
-        metavar="N",
-        help="bigger HTML pages are not parsed (default 5 MiB)",
-    )
-    add(
-        "--extract_timeout",
-        type=float,
-        metavar="S",
-        help="per-page extraction time limit (default 10 s)",
-    )
+    add("-v", "--verbose", action="store_true", default=None,
+        help="on failure print the traceback; show Beam's log messages")  # fmt: skip
+    add("--max_pages", metavar="N",
+        help=MAX_PAGES.help("stop reading after N records (trial runs)"))  # fmt: skip
+    add("--max_page_bytes", metavar="N",
+        help=MAX_PAGE_BYTES.help("bigger HTML pages are not parsed"))  # fmt: skip
+    add("--extract_timeout", metavar="S",
+        help=EXTRACT_TIMEOUT.help("per-page extraction time limit"))  # fmt: skip
     add("--streaming", action="store_true", default=None, help="watch --input and ingest new files")
-    add("--trigger_interval", type=float, metavar="S", help="streaming: seconds between commits")
+    add("--trigger_interval", metavar="S",
+        help=TRIGGER_INTERVAL.help("streaming: seconds between commits"))  # fmt: skip
 
 
 _CONFIG_KEYS = {
@@ -128,16 +158,24 @@ _CONFIG_KEYS = {
 }  # fmt: skip
 
 
+def _toml():
+    """``tomllib`` (Python 3.11+), else its backport ``tomli`` (same API), installed by setup.py
+    on Python 3.10."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    return tomllib
+
+
 def load_config_file(path: str) -> dict:
     """Reads a TOML (``.toml``) or YAML (``.yaml``/``.yml``) options file."""
     if not os.path.isfile(path):
         raise OptionsError(f"--config {path}: no such file")
     try:
         if path.endswith(".toml"):
-            import tomllib
-
             with open(path, "rb") as handle:
-                values = tomllib.load(handle)
+                values = _toml().load(handle)
         elif path.endswith((".yaml", ".yml")):
             import yaml
 
@@ -147,8 +185,8 @@ def load_config_file(path: str) -> dict:
             raise OptionsError(f"--config {path}: use a .toml, .yaml or .yml file")
     except OptionsError:
         raise
-    except Exception as exc:
-        raise OptionsError(f"--config {path}: cannot parse it ({exc})") from exc
+    except Exception as exc:  # tomllib/yaml errors; their messages span several lines
+        raise OptionsError(f"--config {path}: cannot parse it ({one_line(exc)})") from exc
     if not isinstance(values, dict):
         raise OptionsError(f"--config {path}: expected a table of options at the top level")
     unknown = sorted(set(values) - _CONFIG_KEYS)
@@ -159,55 +197,7 @@ def load_config_file(path: str) -> dict:
     return values
 
 
-def _beam_parser(with_dask: bool = True) -> argparse.ArgumentParser:
-    """A parser that knows every flag of every registered Beam PipelineOptions class
-    (``with_dask``: also the ``--dask_*`` flags, when the dask extra is installed)."""
-    if with_dask:
-        try:  # its import (0.3 s) registers the --dask_* options
-            import apache_beam.runners.dask.dask_runner  # noqa: F401
-        except ImportError:
-            pass
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    seen = set()
-    stack = list(PipelineOptions.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls in seen:
-            continue
-        seen.add(cls)
-        try:
-            cls._add_argparse_args(parser)
-        except argparse.ArgumentError:
-            pass  # an option registered by two classes
-    return parser
-
-
-def check_beam_args(beam_args: list[str]) -> None:
-    """Refuses flags that no Beam options class knows (typos must not run with defaults)."""
-    with_dask = any("dask" in arg.lower() for arg in beam_args)
-    _, unknown = _beam_parser(with_dask).parse_known_args(beam_args)
-    flags = [arg for arg in unknown if arg.startswith("--")]
-    if flags:
-        raise OptionsError(
-            f"unknown option(s): {' '.join(flags)} (not a pagestream option nor a Beam pipeline option; "
-            "see `pagestream run --help`)"
-        )
-
-
-def _positive_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise OptionsError(f"--{name} must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
-def _fraction(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise OptionsError(f"--{name} must be a number from {low} to {high}, got {value!r}")
-    return float(value)
-
-
-def _languages(value) -> tuple[str, ...] | None:
+def _languages(name: str, value) -> tuple[str, ...] | None:
     if value is None:
         return None
     items = value if isinstance(value, list) else str(value).split(",")
@@ -217,32 +207,54 @@ def _languages(value) -> tuple[str, ...] | None:
     known = set(os.listdir(PROFILES_DIRECTORY)) | {"und"}
     bad = [code for code in codes if not LANGUAGE.match(code) or code not in known]
     if bad or not codes:
-        raise OptionsError(
-            f"--languages: unknown language code(s) {', '.join(bad) or '(empty)'}; "
-            f"allowed: {', '.join(sorted(known))}"
-        )
+        fail(name, f"language codes among {', '.join(sorted(known))}", value)
     return codes
 
 
-def _logical_date(value) -> str:
+def _logical_date(name: str, value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     try:
         return date.fromisoformat(str(value)).isoformat()
-    except ValueError as exc:
-        raise OptionsError(f"--logical_date must be a date YYYY-MM-DD, got {value!r}") from exc
+    except ValueError:
+        fail(name, "a date YYYY-MM-DD", value)
+
+
+def _check_state(name: str, state: str | None) -> None:
+    """A local ``--state`` must be a directory or not exist yet (it is created)."""
+    if state and "://" not in state and os.path.exists(state) and not os.path.isdir(state):
+        fail(name, "a directory", state, "which is a file")
 
 
 def parse_run_args(
     args: argparse.Namespace, beam_args: list[str], sample_dir: str, now: datetime | None = None
 ) -> RunOptions:
-    """Merges flags with the ``--config`` file, applies defaults and validates everything."""
+    """Merges flags with the ``--config`` file, applies defaults and validates everything.
+
+    Raises:
+        OptionsError: one line naming the first bad option (``--name`` for a flag, ``name in
+            FILE`` for a config key); nothing has been touched.
+    """
+    try:
+        return _parse(args, beam_args, sample_dir, now)
+    except OptionsError:
+        raise
+    except ValidationError as exc:
+        raise OptionsError(str(exc)) from exc
+
+
+def _parse(args, beam_args, sample_dir, now) -> RunOptions:
     values = load_config_file(args.config) if args.config else {}
+    names = {key: f"{key} in {args.config}" for key in values}
     for key in _CONFIG_KEYS:
         flag = getattr(args, key, None)
         if flag is not None:
-            values[key] = flag
+            values[key], names[key] = flag, f"--{key}"
     check_beam_args(beam_args)
+    number = {
+        key: spec.default if values.get(key) is None else spec.parse(names[key], values[key])
+        for key, spec in SETTINGS.items()
+    }
 
     inputs = values.get("input")
     sample = not inputs
@@ -254,22 +266,24 @@ def parse_run_args(
     default_id = "stream" if values.get("streaming") else default_run_id(now)
     run_id = str(values.get("run_id") or default_id)
     if not RUN_ID.match(run_id):
-        raise OptionsError(
-            f"--run_id {run_id!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        fail(
+            names.get("run_id", "--run_id"),
+            "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            run_id,
         )
     given_date = values.get("logical_date")
-    logical_date = _logical_date(given_date or (now or datetime.now(timezone.utc)).date())
-
-    threshold = values.get("near_dup_threshold")
-    min_score = values.get("language_min_score")
-    timeout = values.get("extract_timeout", 10.0)
-    interval = values.get("trigger_interval", 10.0)
-    max_pages = values.get("max_pages")
+    logical_date = (
+        _logical_date(names["logical_date"], given_date)
+        if given_date is not None
+        else (now or datetime.now(timezone.utc)).date().isoformat()
+    )
     taxonomy = values.get("taxonomy")
     if taxonomy is not None and "://" not in taxonomy and not os.path.isfile(taxonomy):
-        raise OptionsError(f"--taxonomy {taxonomy}: no such file")
+        raise OptionsError(f"{names['taxonomy']} {taxonomy}: no such file")
+    state = values.get("state")
+    _check_state(names.get("state", "--state"), state)
     streaming = bool(values.get("streaming", False))
-    if streaming and not values.get("state"):
+    if streaming and not state:
         raise OptionsError("--streaming needs --state DIR (the ledger of files already ingested)")
     return RunOptions(
         inputs=tuple(str(i) for i in inputs),
@@ -277,24 +291,12 @@ def parse_run_args(
         run_id=run_id,
         logical_date=logical_date,
         logical_date_given=given_date is not None,
-        state=values.get("state"),
-        min_words=_positive_int("min_words", values.get("min_words", 50), 0, 100_000),
-        near_dup_threshold=None
-        if threshold is None
-        else _fraction("near_dup_threshold", threshold, 0.05, 1.0),
-        languages=_languages(values.get("languages")),
-        language_min_score=None
-        if min_score is None
-        else _fraction("language_min_score", min_score),
+        state=state,
+        languages=_languages(names.get("languages"), values.get("languages")),
         taxonomy=taxonomy,
         quiet=bool(values.get("quiet", False)),
-        max_pages=None if max_pages is None else _positive_int("max_pages", max_pages, 1, 10**12),
-        max_page_bytes=_positive_int(
-            "max_page_bytes", values.get("max_page_bytes", 5 * 1024 * 1024), 1024, 2**31
-        ),
-        extract_timeout=_fraction("extract_timeout", timeout, 0.1, 3600.0),
         streaming=streaming,
-        trigger_interval=_fraction("trigger_interval", interval, 0.1, 86400.0),
         sample=sample,
         config_file=args.config,
+        **number,
     )
