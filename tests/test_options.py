@@ -210,3 +210,34 @@ def test_help_shows_the_default_of_every_option_that_takes_a_value():
     assert helps["--near_dup_threshold"].endswith("a number from 0.05 to 1; default 0.7")
     assert helps["--language_min_score"].endswith("a number from 0 to 1; default 0.5")
     assert helps["--trigger_interval"].endswith("a number from 0.1 to 86400; default 10 s")
+
+
+@pytest.mark.parametrize(
+    ("flag", "build"),
+    [
+        ("min_words", lambda v: TextConfig(min_words=v)),
+        ("near_dup_threshold", lambda v: DedupConfig(threshold=v)),
+        ("language_min_score", lambda v: LanguageConfig(min_score=v)),
+        ("max_page_bytes", lambda v: ExtractConfig(max_page_bytes=v)),
+        ("extract_timeout", lambda v: ExtractConfig(timeout_s=v)),
+    ],
+)
+def test_a_flag_and_its_config_field_accept_exactly_the_same_values(flag, build):
+    """No second set of limits: at and around each bound, the flag and the dataclass agree."""
+    spec = options_module.SETTINGS[flag]
+    step = 1 if spec.kind is int else 1e-9
+    candidates = [spec.low - step, spec.low, spec.low + step, spec.high - step, spec.high]
+    candidates += [spec.high + step, spec.default]
+    for value in candidates:
+        value = spec.kind(value)
+        try:
+            parse([f"--{flag}={value}"])
+            flag_ok = True
+        except OptionsError:
+            flag_ok = False
+        try:
+            build(value)
+            field_ok = True
+        except ValueError:
+            field_ok = False
+        assert flag_ok == field_ok == (spec.low <= value <= spec.high), (flag, value)
