@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import re
@@ -21,7 +20,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -32,7 +30,7 @@ from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page,
 from pagestream.schemas.validation import MIN_WORDS, Number, check_fields, setting
 from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.site_stats import SiteStats
-from pagestream.transforms.clean.sites import site_of
+from pagestream.transforms.clean.sites import registered_domain, site_of
 from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
@@ -47,7 +45,6 @@ __all__ = [
     "crawl_date",
     "doc_id",
     "finish_text",
-    "registered_domain",
     "word_count",
 ]
 
@@ -90,32 +87,6 @@ def word_count(text: str) -> int:
     if not unspaced:
         return len(text.split())
     return unspaced + len(_UNSPACED.sub(" ", text).split())
-
-
-@functools.lru_cache(maxsize=1)
-def _tld_extractor():
-    import tldextract
-
-    # The bundled public-suffix snapshot only: workers have no network.
-    return tldextract.TLDExtract(suffix_list_urls=())
-
-
-def registered_domain(url: str) -> str:
-    """The registered domain of a web url, lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``).
-
-    Hosts without a public suffix (IP addresses, ``localhost``) are returned as they are;
-    urls without a host (``file://``) give ``""``.
-    """
-    try:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return ""
-    if not host:
-        return ""
-    parts = _tld_extractor()(host)
-    if parts.domain and parts.suffix:
-        return f"{parts.domain}.{parts.suffix}"
-    return host
 
 
 def crawl_date(fetch_time_us: int | None, logical_date: str) -> str:
