@@ -244,6 +244,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pagestream.cli", "run", "--quiet", *args]
 
 
+@pytest.mark.e2e
 def test_ctrl_c_on_a_real_run(tmp_path):
     """SIGINT to the process group (what a terminal's Ctrl-C sends) while pages are extracted."""
     pages = _pages(tmp_path / "many.jsonl", 3000)
@@ -275,6 +276,7 @@ def test_ctrl_c_on_a_real_run(tmp_path):
 # --- stdout closed by its reader ------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_closed_stdout_does_not_fail_a_committed_run(tmp_path, one_page):
     out = tmp_path / "out"
     command = " ".join(_cli("--input", str(one_page), "--output", str(out), "--run_id", "r1"))

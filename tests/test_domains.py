@@ -8,6 +8,8 @@ import pytest
 from pagestream.transforms.clean import sites
 from pagestream.transforms.clean.sites import registered_domain, site_of
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("url", "domain", "site"),
