@@ -207,7 +207,8 @@ def _languages(name: str, value) -> tuple[str, ...] | None:
     known = set(os.listdir(PROFILES_DIRECTORY)) | {"und"}
     bad = [code for code in codes if not LANGUAGE.match(code) or code not in known]
     if bad or not codes:
-        fail(name, f"language codes among {', '.join(sorted(known))}", value)
+        unknown = f"unknown: {', '.join(bad)}" if bad else "no code"
+        fail(name, f"language codes among {', '.join(sorted(known))}", value, unknown)
     return codes
 
 

@@ -132,7 +132,8 @@ def test_bad_options_fail_with_one_message_naming_the_option(argv, expected):
 def test_languages_message_lists_the_allowed_codes():
     text = message(["--languages", "en,xx"])
     assert text.startswith("--languages must be language codes among af, ar, bg,")
-    assert text.endswith(", und, ur, vi, zh-cn, zh-tw, got 'en,xx'")
+    assert text.endswith(", und, ur, vi, zh-cn, zh-tw, got 'en,xx', unknown: xx")
+    assert message(["--languages", " , "]).endswith(", got ' , ', no code")
 
 
 @pytest.mark.parametrize("workers", ["-3", "1000"])
