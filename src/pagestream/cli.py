@@ -159,9 +159,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     if options.sample and not options.quiet:
         print(f"No --input given: running on the bundled sample ({sample_dir()})", file=sys.stderr)
     started = time.perf_counter()
-    from pagestream.transforms.write.commit import read_manifest
-
-    before = read_manifest(options.output, options.run_id)
+    before = _committed_manifest(options)
     with CatchInterrupt() as interrupt:
         try:
             manifest = batch.run(options, beam_args)
@@ -181,11 +179,21 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _committed_manifest(options) -> dict | None:
+    """The run id's committed manifest, if any (an unreadable one counts as none: the run
+    itself reports it)."""
+    from pagestream.transforms.write.commit import read_manifest
+
+    try:
+        return read_manifest(options.output, options.run_id)
+    except Exception:  # noqa: BLE001 - only compared before/after an interrupt
+        return None
+
+
 def _interrupted(options, manifest_before: dict | None) -> int:
     """Ctrl-C: removes the run's staging directory and says in one line what is committed."""
     from apache_beam.io.filesystems import FileSystems
 
-    from pagestream.transforms.write.commit import read_manifest
     from pagestream.transforms.write.parquet import staging_dir
 
     staging = staging_dir(options.output, options.run_id)
@@ -198,7 +206,7 @@ def _interrupted(options, manifest_before: dict | None) -> int:
             os.rmdir(parent)
     except Exception as exc:  # the message below still holds; the next run clears it
         logging.getLogger("pagestream").debug("could not remove %s: %s", staging, exc)
-    if read_manifest(options.output, options.run_id) != manifest_before:
+    if _committed_manifest(options) != manifest_before:
         # Ctrl-C came after the manifest was written: the run is committed.
         print(f"pagestream run: interrupted after run {options.run_id} was committed",
               file=sys.stderr)  # fmt: skip
