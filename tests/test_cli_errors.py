@@ -229,6 +229,18 @@ def test_interrupt_exits_130_with_one_line_and_no_staging(
     assert sorted(p.name for p in out.iterdir()) == []  # no _staging, no _runs
 
 
+def test_interrupt_while_options_are_checked_is_one_line(tmp_path, capsys, monkeypatch):
+    from pagestream.pipelines import options
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(options, "parse_run_args", interrupted)
+    assert main(["run", "--output", str(tmp_path / "out")]) == 130
+    assert _stderr_lines(capsys) == ["pagestream: interrupted"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_interrupt_after_the_manifest_says_the_run_is_committed(
     tmp_path, one_page, capsys, monkeypatch
 ):

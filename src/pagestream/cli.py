@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null so that the flush at exit does not fail again (exit 120).
         _stdout_to_devnull()
         return EXIT_OK
+    except KeyboardInterrupt:  # before a run started, or in query/report: nothing to undo
+        print("pagestream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _stdout_to_devnull() -> None:
