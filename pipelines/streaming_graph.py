@@ -49,7 +49,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, RawPage
-from pagestream.schemas.validation import Number, check_fields, setting
+from pagestream.schemas.validation import TRIGGER_INTERVAL, Number, check_fields, setting
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
@@ -106,7 +106,7 @@ class StreamConfig:
 
     Attributes:
         window_s: length of the processing-time windows, one committed run each, in
-            [1, 86400] seconds (``--trigger_interval``).
+            [1, 86400] seconds; ``--trigger_interval`` (its default too).
         allowed_lateness_s: how late (behind the watermark) a record may arrive and still be
             committed, as a late run of its window, in [0, 7 days]; later records are dropped.
         dup_ttl_s: how long a kept page stays matchable by later windows, in [window_s,
@@ -114,7 +114,9 @@ class StreamConfig:
         max_per_key: kept pages remembered per duplicate key, in [1, 64].
     """
 
-    window_s: float = setting(Number(float, 1.0, 86400.0, default=60.0))
+    window_s: float = setting(
+        Number(float, 1.0, TRIGGER_INTERVAL.high, default=TRIGGER_INTERVAL.default)
+    )
     allowed_lateness_s: float = setting(Number(float, 0.0, 7 * 86400.0, default=0.0))
     dup_ttl_s: float = 7 * 86400.0
     max_per_key: int = setting(Number(int, 1, 64, default=4))
