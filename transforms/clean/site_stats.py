@@ -20,7 +20,11 @@ import xxhash
 from pagestream.schemas.validation import Number, check_fields, setting
 from pagestream.transforms.clean.sites import line_keys
 
-__all__ = ["SiteStats", "SiteStatsConfig", "repeated_by_site"]
+__all__ = ["SITE_MIN_PAGES", "SiteStats", "SiteStatsConfig", "repeated_by_site"]
+
+#: On how many distinct pages of a site a line must occur to be the site's boilerplate
+#: (``SiteStatsConfig.min_pages`` and ``TextConfig.site_min_pages``).
+SITE_MIN_PAGES = Number(int, 2, 1_000_000, default=3)
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class SiteStatsConfig:
             lines that a large site repeats on a handful of its pages only (stock phrases).
     """
 
-    min_pages: int = setting(Number(int, 2, 1_000_000, default=3))
+    min_pages: int = setting(SITE_MIN_PAGES)
     min_share: float = setting(Number(float, 0.0, 1.0, default=0.0))
 
     def __post_init__(self):

@@ -27,9 +27,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
-from pagestream.schemas.validation import MIN_WORDS, Number, check_fields, setting
+from pagestream.schemas.validation import MIN_WORDS, check_fields, setting
 from pagestream.transforms.clean.lines import CleanTextConfig
-from pagestream.transforms.clean.site_stats import SiteStats
+from pagestream.transforms.clean.site_stats import SITE_MIN_PAGES, SiteStats
 from pagestream.transforms.clean.sites import registered_domain, site_of
 from pagestream.transforms.clean.text import clean_text, remove_repeated_lines
 from pagestream.transforms.errors import dead_page
@@ -65,7 +65,7 @@ class TextConfig:
     min_words: int = setting(MIN_WORDS)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanTextConfig = field(default_factory=CleanTextConfig)
-    site_min_pages: int = setting(Number(int, 2, 1_000_000, default=3))
+    site_min_pages: int = setting(SITE_MIN_PAGES)
 
     def __post_init__(self):
         check_fields(self)
