@@ -5,7 +5,8 @@ whole ~150-line usage under the program's name and exits. Here the same flags ar
 front with Beam's own option classes, and a bad one becomes one line in the message format
 of ``schemas/validation``; an unknown runner, a worker count that cannot work and options a
 runner refuses (``DataflowRunner`` without ``--project``, ``--region``, ``--temp_location``)
-fail the same way, before the output is touched.
+fail the same way, before the output is touched. Beam is imported only when the flags are
+checked, not to build ``--help`` or the ``query``/``report`` parsers.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from pagestream.schemas.validation import Number, ValidationError, fail, one_line
 
@@ -72,6 +71,8 @@ def _beam_parser(with_dask: bool = True) -> argparse.ArgumentParser:
             import apache_beam.runners.dask.dask_runner  # noqa: F401
         except ImportError:
             pass
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     parser = _Parser(add_help=False, allow_abbrev=False)
     seen = set()
     stack = list(PipelineOptions.__subclasses__())
@@ -101,6 +102,7 @@ def _check_runner(name: str, beam_args: list[str]) -> None:
         fail("--runner", "a runner whose packages are installed", name, one_line(exc))
     if name.rsplit(".", 1)[-1] in LOCAL_RUNNERS:
         return
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 
     errors = PipelineOptionsValidator(PipelineOptions(beam_args), runner).validate()
