@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from pagestream.pipelines.beam_options import check_beam_args
+from pagestream.pipelines.config_file import load_config_file
 from pagestream.schemas.validation import (
     EXTRACT_TIMEOUT,
     LANGUAGE_MIN_SCORE,
@@ -27,7 +28,6 @@ from pagestream.schemas.validation import (
     TRIGGER_INTERVAL,
     ValidationError,
     fail,
-    one_line,
 )
 
 __all__ = ["OptionsError", "RunOptions", "add_run_arguments", "parse_run_args"]
@@ -158,45 +158,6 @@ _CONFIG_KEYS = {
 }  # fmt: skip
 
 
-def _toml():
-    """``tomllib`` (Python 3.11+), else its backport ``tomli`` (same API), installed by setup.py
-    on Python 3.10."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:
-        import tomli as tomllib
-    return tomllib
-
-
-def load_config_file(path: str) -> dict:
-    """Reads a TOML (``.toml``) or YAML (``.yaml``/``.yml``) options file."""
-    if not os.path.isfile(path):
-        raise OptionsError(f"--config {path}: no such file")
-    try:
-        if path.endswith(".toml"):
-            with open(path, "rb") as handle:
-                values = _toml().load(handle)
-        elif path.endswith((".yaml", ".yml")):
-            import yaml
-
-            with open(path, encoding="utf-8") as handle:
-                values = yaml.safe_load(handle) or {}
-        else:
-            raise OptionsError(f"--config {path}: use a .toml, .yaml or .yml file")
-    except OptionsError:
-        raise
-    except Exception as exc:  # tomllib/yaml errors; their messages span several lines
-        raise OptionsError(f"--config {path}: cannot parse it ({one_line(exc)})") from exc
-    if not isinstance(values, dict):
-        raise OptionsError(f"--config {path}: expected a table of options at the top level")
-    unknown = sorted(set(values) - _CONFIG_KEYS)
-    if unknown:
-        raise OptionsError(
-            f"--config {path}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_CONFIG_KEYS))}"
-        )
-    return values
-
-
 def _languages(name: str, value) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -245,7 +206,7 @@ def parse_run_args(
 
 
 def _parse(args, beam_args, sample_dir, now) -> RunOptions:
-    values = load_config_file(args.config) if args.config else {}
+    values = load_config_file(args.config, _CONFIG_KEYS) if args.config else {}
     names = {key: f"{key} in {args.config}" for key in values}
     for key in _CONFIG_KEYS:
         flag = getattr(args, key, None)

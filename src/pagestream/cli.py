@@ -15,15 +15,15 @@ import logging
 import os
 import sys
 import time
-import traceback
 from importlib import resources
 
 from pagestream import __version__
 from pagestream.failures import (
-    MAX_CAUSE_LINES,
     CatchInterrupt,
     caused_by_interrupt,
-    failure_message,
+    committed_manifest,
+    report_failure,
+    report_interrupt,
 )
 
 __all__ = ["main", "sample_dir"]
@@ -159,7 +159,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     if options.sample and not options.quiet:
         print(f"No --input given: running on the bundled sample ({sample_dir()})", file=sys.stderr)
     started = time.perf_counter()
-    before = _committed_manifest(options)
+    before = committed_manifest(options)
     with CatchInterrupt() as interrupt:
         try:
             manifest = batch.run(options, beam_args)
@@ -170,63 +170,13 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
             print(f"pagestream run: submitted; the run is committed when {submitted} exists")
             return EXIT_OK
         except KeyboardInterrupt:
-            return _interrupted(options, before)
+            return report_interrupt(options, before)
         except Exception as exc:  # the run itself could not complete
             if interrupt.caught or caused_by_interrupt(exc):
-                return _interrupted(options, before)
-            return _failed(options, exc, verbose=bool(args.verbose))
+                return report_interrupt(options, before)
+            return report_failure(options, exc, verbose=bool(args.verbose))
     print_summary(manifest, time.perf_counter() - started)
     return EXIT_OK
-
-
-def _committed_manifest(options) -> dict | None:
-    """The run id's committed manifest, if any (an unreadable one counts as none: the run
-    itself reports it)."""
-    from pagestream.transforms.write.commit import read_manifest
-
-    try:
-        return read_manifest(options.output, options.run_id)
-    except Exception:  # noqa: BLE001 - only compared before/after an interrupt
-        return None
-
-
-def _interrupted(options, manifest_before: dict | None) -> int:
-    """Ctrl-C: removes the run's staging directory and says in one line what is committed."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from pagestream.transforms.write.parquet import staging_dir
-
-    staging = staging_dir(options.output, options.run_id)
-    try:
-        if FileSystems.exists(staging):
-            FileSystems.delete([staging])
-        parent = os.path.dirname(staging)
-        local = FileSystems.get_scheme(staging) is None
-        if local and os.path.isdir(parent) and not os.listdir(parent):
-            os.rmdir(parent)
-    except Exception as exc:  # the message below still holds; the next run clears it
-        logging.getLogger("pagestream").debug("could not remove %s: %s", staging, exc)
-    if _committed_manifest(options) != manifest_before:
-        # Ctrl-C came after the manifest was written: the run is committed.
-        print(f"pagestream run: interrupted after run {options.run_id} was committed",
-              file=sys.stderr)  # fmt: skip
-    else:
-        print("pagestream run: interrupted; nothing was committed", file=sys.stderr)
-    return EXIT_INTERRUPTED
-
-
-def _failed(options, exc: Exception, verbose: bool) -> int:
-    if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    if "No space left on device" in str(exc):
-        cause = f"the output location {options.output} is full (No space left on device)"
-    else:
-        cause = failure_message(exc, max_lines=None if verbose else MAX_CAUSE_LINES)
-    first, _, rest = cause.partition("\n")
-    print(f"pagestream run: the run failed; nothing was committed: {first}", file=sys.stderr)
-    if rest:
-        print("\n".join(f"  {line}" for line in rest.splitlines()), file=sys.stderr)
-    return EXIT_FAILED
 
 
 def _runs_local_worker_processes(argv: list[str]) -> bool:

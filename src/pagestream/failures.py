@@ -2,16 +2,28 @@
 
 Beam's runners wrap what went wrong: a worker's exception comes back as a ``RuntimeError``
 whose message embeds the worker's traceback, and Ctrl-C as ``RuntimeError: KeyboardInterrupt
-[while running ...]``. These helpers recover the cause for the command line.
+[while running ...]``. These helpers recover the cause for the command line, and report a
+failed run (exit 1: its whole cause, the traceback with ``-v``) or an interrupted one (exit 130:
+one line; the run's staging directory removed).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
+import traceback
 
-__all__ = ["CatchInterrupt", "caused_by_interrupt", "failure_message"]
+__all__ = [
+    "CatchInterrupt",
+    "caused_by_interrupt",
+    "committed_manifest",
+    "failure_message",
+    "report_failure",
+    "report_interrupt",
+]
 
 #: Without ``-v``, a failure's message is cut to this many lines (the cause comes first).
 MAX_CAUSE_LINES = 40
@@ -92,3 +104,55 @@ def _without_tracebacks(lines: list[str]) -> list[str]:
         kept.append(f"{head} {line}".strip() if skipping else line)
         skipping, head = False, ""
     return kept
+
+
+def committed_manifest(options) -> dict | None:
+    """The run id's committed manifest, if any (an unreadable one counts as none: the run
+    itself reports it)."""
+    from pagestream.transforms.write.commit import read_manifest
+
+    try:
+        return read_manifest(options.output, options.run_id)
+    except Exception:  # noqa: BLE001 - only compared before/after an interrupt
+        return None
+
+
+def report_interrupt(options, manifest_before: dict | None) -> int:
+    """Ctrl-C: removes the run's staging directory and says in one line what is committed;
+    returns 130."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pagestream.transforms.write.parquet import staging_dir
+
+    staging = staging_dir(options.output, options.run_id)
+    try:
+        if FileSystems.exists(staging):
+            FileSystems.delete([staging])
+        parent = os.path.dirname(staging)
+        local = FileSystems.get_scheme(staging) is None
+        if local and os.path.isdir(parent) and not os.listdir(parent):
+            os.rmdir(parent)
+    except Exception as exc:  # the message below still holds; the next run clears it
+        logging.getLogger("pagestream").debug("could not remove %s: %s", staging, exc)
+    if committed_manifest(options) != manifest_before:
+        # Ctrl-C came after the manifest was written: the run is committed.
+        print(f"pagestream run: interrupted after run {options.run_id} was committed",
+              file=sys.stderr)  # fmt: skip
+    else:
+        print("pagestream run: interrupted; nothing was committed", file=sys.stderr)
+    return 130
+
+
+def report_failure(options, exc: Exception, verbose: bool) -> int:
+    """A failed run: the traceback with ``verbose``, then the cause on stderr; returns 1."""
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    if "No space left on device" in str(exc):
+        cause = f"the output location {options.output} is full (No space left on device)"
+    else:
+        cause = failure_message(exc, max_lines=None if verbose else MAX_CAUSE_LINES)
+    first, _, rest = cause.partition("\n")
+    print(f"pagestream run: the run failed; nothing was committed: {first}", file=sys.stderr)
+    if rest:
+        print("\n".join(f"  {line}" for line in rest.splitlines()), file=sys.stderr)
+    return 1
