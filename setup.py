@@ -47,6 +47,8 @@ INSTALL_REQUIRES = [
     "rich>=13",
     "matplotlib>=3.7",
     "pyyaml>=6",
+    # --config x.toml: tomllib is in the standard library from Python 3.11; tomli is its backport.
+    'tomli>=1.1; python_version < "3.11"',
     # Topic lexicons match on Snowball stems; PyStemmer is its C implementation (same stems).
     "snowballstemmer>=2.2",
     "PyStemmer>=2.2",
@@ -62,6 +64,8 @@ EXTRAS = {
         "pytest>=8",
         "pytest-timeout>=2",
         "hypothesis>=6",
+        # tests/test_options.py reads TOML through the Python 3.10 fallback too.
+        "tomli>=1.1",
         "datasketch>=2.0,<3",
         "ruff>=0.5",
         # tests/test_deploy.py builds the wheel offline (no build isolation), lints the

@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
+from pagestream.schemas.validation import one_line
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
@@ -132,6 +133,11 @@ def warn_if_disk_is_short(output: str, input_bytes: int) -> None:
 
 
 def configs_for(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupConfig, TopicConfig]:
+    """The composites' configs for ``options`` (already validated by ``parse_run_args``).
+
+    Raises:
+        OptionsError: the ``--taxonomy`` file is not a valid taxonomy.
+    """
     try:
         text = TextConfig(
             min_words=options.min_words,
@@ -143,23 +149,17 @@ def configs_for(options: RunOptions) -> tuple[TextConfig, LanguageConfig, DedupC
                 latest_date=options.logical_date,
             ),
         )
-        language_kwargs = {"languages": options.languages}
-        if options.language_min_score is not None:
-            language_kwargs["min_score"] = options.language_min_score
-        language = LanguageConfig(**language_kwargs)
-        dedup = (
-            DedupConfig(threshold=options.near_dup_threshold)
-            if options.near_dup_threshold is not None
-            else DedupConfig()
-        )
+        language = LanguageConfig(languages=options.languages, min_score=options.language_min_score)
+        dedup = DedupConfig(threshold=options.near_dup_threshold)
         topics = TopicConfig(taxonomy=options.taxonomy)
     except ValueError as exc:
         raise OptionsError(str(exc)) from exc
     if options.taxonomy is not None:
         try:
             load_taxonomy(options.taxonomy)
-        except ValueError as exc:
-            raise OptionsError(f"--taxonomy {options.taxonomy}: {exc}") from exc
+        except ValueError as exc:  # "taxonomy FILE: problem": said once, with the flag's name
+            problem = str(exc).removeprefix(f"taxonomy {options.taxonomy}: ")
+            raise OptionsError(f"--taxonomy {options.taxonomy}: {one_line(problem)}") from exc
     return text, language, dedup, topics
 
 

@@ -49,6 +49,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page, RawPage
+from pagestream.schemas.validation import TRIGGER_INTERVAL, Number, check_fields, setting
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
@@ -107,7 +108,7 @@ class StreamConfig:
 
     Attributes:
         window_s: length of the processing-time windows, one committed run each, in
-            [1, 86400] seconds (``--trigger_interval``).
+            [1, 86400] seconds; ``--trigger_interval`` (its default too).
         allowed_lateness_s: how late (behind the watermark) a record may arrive and still be
             committed, as a late run of its window, in [0, 7 days]; later records are dropped.
         dup_ttl_s: how long a kept page stays matchable by later windows, in [window_s,
@@ -115,21 +116,16 @@ class StreamConfig:
         max_per_key: kept pages remembered per duplicate key, in [1, 64].
     """
 
-    window_s: float = 60.0
-    allowed_lateness_s: float = 0.0
+    window_s: float = setting(
+        Number(float, 1.0, TRIGGER_INTERVAL.high, default=TRIGGER_INTERVAL.default)
+    )
+    allowed_lateness_s: float = setting(Number(float, 0.0, 7 * 86400.0, default=0.0))
     dup_ttl_s: float = 7 * 86400.0
-    max_per_key: int = 4
+    max_per_key: int = setting(Number(int, 1, 64, default=4))
 
     def __post_init__(self) -> None:
-        _check("window_s", self.window_s, 1.0, 86400.0)
-        _check("allowed_lateness_s", self.allowed_lateness_s, 0.0, 7 * 86400.0)
-        _check("dup_ttl_s", self.dup_ttl_s, self.window_s, 365 * 86400.0)
-        _check("max_per_key", self.max_per_key, 1, 64)
-
-
-def _check(name: str, value, low, high) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+        check_fields(self)
+        Number(float, self.window_s, 365 * 86400.0).check("StreamConfig.dup_ttl_s", self.dup_ttl_s)
 
 
 def _utc(ts: Timestamp) -> datetime:

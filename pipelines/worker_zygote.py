@@ -40,7 +40,14 @@ class Zygote:
     def __init__(self) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from pagestream.pipelines.worker_zygote import _main; _main()"],
+            [
+                sys.executable,
+                "-c",
+                # Ctrl-C reaches the whole process group: the zygote and the workers it forks
+                # (which inherit the handler) end without tracebacks; the CLI says it in one line.
+                "import os, signal; signal.signal(signal.SIGINT, lambda *_: os._exit(130)); "
+                "from pagestream.pipelines.worker_zygote import _main; _main()",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -289,7 +289,8 @@ def test_docker_build_context_builds_a_complete_wheel(tmp_path):
 def _known_flags() -> set[str]:
     import argparse
 
-    from pagestream.pipelines.options import _beam_parser, add_run_arguments
+    from pagestream.pipelines.beam_options import _beam_parser
+    from pagestream.pipelines.options import add_run_arguments
 
     parser = argparse.ArgumentParser()
     add_run_arguments(parser)

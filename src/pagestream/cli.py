@@ -1,7 +1,9 @@
 """``pagestream`` command line: ``run``, ``query``, ``report``.
 
-Exit status: 0 when the run finished (even with dead letters), 2 for bad options or inputs
-(reported before any work starts), 1 when the run itself failed.
+Exit status: 0 when the run finished (even with dead letters, and also when whoever reads
+stdout went away before the summary), 2 for bad options or inputs (one line, reported before
+any work starts), 1 when the run itself failed (with its whole cause; ``-v`` adds the
+traceback), 130 when interrupted (Ctrl-C: nothing committed, the run's staging removed).
 """
 
 from __future__ import annotations
@@ -17,15 +19,41 @@ from collections import Counter
 from importlib import resources
 
 from pagestream import __version__
+from pagestream.failures import (
+    CatchInterrupt,
+    caused_by_interrupt,
+    committed_manifest,
+    report_failure,
+    report_interrupt,
+)
 
 __all__ = ["main", "sample_dir"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def sample_dir() -> str:
     """The sample bundled in the package (seed scrapes and a Common Crawl excerpt)."""
     return str(resources.files("pagestream") / "sample")
+
+
+class _UsageError(Exception):
+    """A command line argparse cannot parse; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr (exit 2), not usage + error."""
+
+    def error(self, message: str):
+        raise _UsageError(f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)")
+
+
+def _verbose_logs() -> None:
+    """``-v``: Beam's and pagestream's log messages (INFO and up) on stderr."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("apache_beam").setLevel(logging.INFO)
+    logging.getLogger("trafilatura").setLevel(logging.WARNING)
 
 
 def _quiet_library_logs() -> None:
@@ -51,7 +79,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser; only ``command``'s own module is imported to build its arguments."""
     from pagestream.pipelines.options import add_run_arguments
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pagestream",
         description="Raw scraped pages -> clean, deduplicated, Hive-partitioned Parquet (Apache Beam).",
         allow_abbrev=False,
@@ -147,29 +175,23 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     if options.sample and not options.quiet:
         print(f"No --input given: running on the bundled sample ({sample_dir()})", file=sys.stderr)
     started = time.perf_counter()
-    try:
-        manifest = batch.run(options, beam_args)
-    except OptionsError as exc:
-        print(f"pagestream run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except batch.RunSubmitted as submitted:
-        print(f"pagestream run: submitted; the run is committed when {submitted} exists")
-        return EXIT_OK
-    except KeyboardInterrupt:
-        print("pagestream run: interrupted; nothing was committed", file=sys.stderr)
-        return 130
-    except Exception as exc:  # the run itself could not complete
-        logging.getLogger("pagestream").debug("run failed", exc_info=True)
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        if "No space left on device" in str(exc):
-            message = f"the output location {options.output} is full (No space left on device)"
-        print(f"pagestream run: the run failed: {message}; nothing was committed", file=sys.stderr)
-        return EXIT_FAILED
-    try:
-        print_summary(manifest, time.perf_counter() - started)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `pagestream run ... | true`: the run is committed all the same
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit flush silent
+    before = committed_manifest(options)
+    with CatchInterrupt() as interrupt:
+        try:
+            manifest = batch.run(options, beam_args)
+        except OptionsError as exc:
+            print(f"pagestream run: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except batch.RunSubmitted as submitted:
+            print(f"pagestream run: submitted; the run is committed when {submitted} exists")
+            return EXIT_OK
+        except KeyboardInterrupt:
+            return report_interrupt(options, before)
+        except Exception as exc:  # the run itself could not complete
+            if interrupt.caught or caused_by_interrupt(exc):
+                return report_interrupt(options, before)
+            return report_failure(options, exc, verbose=bool(args.verbose))
+    print_summary(manifest, time.perf_counter() - started)
     return EXIT_OK
 
 
@@ -191,7 +213,26 @@ def _runs_local_worker_processes(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pagestream`` console script."""
+    """Entry point of the ``pagestream`` console script; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Whoever read stdout went away (`pagestream run ... | true`, `| head`): the work is
+        # done and committed, only the summary was lost. Python's recipe: point stdout at
+        # /dev/null so that the flush at exit does not fail again (exit 120).
+        _stdout_to_devnull()
+        return EXIT_OK
+    except KeyboardInterrupt:  # before a run started, or in query/report: nothing to undo
+        print("pagestream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _main(argv: list[str] | None) -> int:
     _quiet_library_logs()
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -200,11 +241,17 @@ def main(argv: list[str] | None = None) -> int:
 
         shared_zygote()  # loads on another core while this process imports Beam and plans
     parser = _parser(command)
-    args, rest = parser.parse_known_args(argv)
+    try:
+        args, rest = parser.parse_known_args(argv)
+        if args.command != "run" and rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "run":
+        if args.verbose:
+            _verbose_logs()
         return _run(args, rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return int(args.handler(args) or 0)
 
 
@@ -212,6 +259,10 @@ def entry() -> None:
     """The ``pagestream`` program: :func:`main`, then an exit that does not make the cycle
     collector walk every object the run loaded (~0.4 s; see ``transforms/process_gc``)."""
     code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
     gc.freeze()
     sys.exit(code)
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from pagestream.schemas.validation import Number, check_fields, setting
 from pagestream.transforms.clean.scripts import (
     ends_sentence,
     han_or_kana,
@@ -45,41 +46,22 @@ class CleanTextConfig:
             long paragraphs are duplicate pages, which ``MarkDuplicates`` marks.
     """
 
-    min_words: int = 3
-    prose_min_words: int = 8
-    unpunctuated_min_words: int = 18
-    heading_min_words: int = 3
-    heading_max_words: int = 20
-    title_max_gap: int = 8
-    heading_max_gap: int = 2
-    wrap_min_chars: int = 60
-    script_min_share: float = 0.5
-    repeat_max_words: int = 60
+    min_words: int = setting(Number(int, 1, 100, default=3))
+    prose_min_words: int = setting(Number(int, 1, 100, default=8))
+    unpunctuated_min_words: int = setting(Number(int, 1, 1000, default=18))
+    heading_min_words: int = setting(Number(int, 1, 100, default=3))
+    heading_max_words: int = setting(Number(int, 1, 100, default=20))
+    title_max_gap: int = setting(Number(int, 0, 100, default=8))
+    heading_max_gap: int = setting(Number(int, 0, 100, default=2))
+    wrap_min_chars: int = setting(Number(int, 1, 100_000, default=60))
+    script_min_share: float = setting(Number(float, 0.0, 1.0, default=0.5))
+    repeat_max_words: int = setting(Number(int, 1, 100_000, default=60))
 
     def __post_init__(self):
-        for name, low, high in (
-            ("min_words", 1, 100),
-            ("prose_min_words", 1, 100),
-            ("unpunctuated_min_words", 1, 1000),
-            ("heading_min_words", 1, 100),
-            ("heading_max_words", 1, 100),
-            ("title_max_gap", 0, 100),
-            ("heading_max_gap", 0, 100),
-            ("wrap_min_chars", 1, 100_000),
-            ("repeat_max_words", 1, 100_000),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-        if self.heading_max_words < self.heading_min_words:
-            raise ValueError(
-                f"heading_max_words must be at least heading_min_words ({self.heading_min_words}),"
-                f" got {self.heading_max_words}"
-            )
-        if not 0.0 <= self.script_min_share <= 1.0:
-            raise ValueError(
-                f"script_min_share must be from 0.0 to 1.0, got {self.script_min_share!r}"
-            )
+        check_fields(self)
+        Number(int, self.heading_min_words, 100, note="at least heading_min_words").check(
+            "CleanTextConfig.heading_max_words", self.heading_max_words
+        )
 
 
 DEFAULT_CONFIG = CleanTextConfig()

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 import apache_beam as beam
 import xxhash
 
+from pagestream.schemas.validation import Number, check_fields, setting
 from pagestream.transforms.clean.sites import line_keys
 
-__all__ = ["SiteStats", "SiteStatsConfig", "repeated_by_site"]
+__all__ = ["SITE_MIN_PAGES", "SiteStats", "SiteStatsConfig", "repeated_by_site"]
+
+#: On how many distinct pages of a site a line must occur to be the site's boilerplate
+#: (``SiteStatsConfig.min_pages`` and ``TextConfig.site_min_pages``).
+SITE_MIN_PAGES = Number(int, 2, 1_000_000, default=3)
 
 
 @dataclass(frozen=True)
@@ -33,20 +38,11 @@ class SiteStatsConfig:
             lines that a large site repeats on a handful of its pages only (stock phrases).
     """
 
-    min_pages: int = 3
-    min_share: float = 0.0
+    min_pages: int = setting(SITE_MIN_PAGES)
+    min_share: float = setting(Number(float, 0.0, 1.0, default=0.0))
 
     def __post_init__(self):
-        if isinstance(self.min_pages, bool) or not isinstance(self.min_pages, int):
-            raise ValueError(
-                f"min_pages must be an integer from 2 to 1000000, got {self.min_pages!r}"
-            )
-        if not 2 <= self.min_pages <= 1_000_000:
-            raise ValueError(
-                f"min_pages must be an integer from 2 to 1000000, got {self.min_pages!r}"
-            )
-        if not 0.0 <= self.min_share <= 1.0:
-            raise ValueError(f"min_share must be from 0.0 to 1.0, got {self.min_share!r}")
+        check_fields(self)
 
 
 # Each page sends one element per shard its line keys fall in, not one per line key: 8.4 instead

@@ -25,7 +25,7 @@ from pagestream.transforms.clean.lines import (
     _normalise,
 )
 
-__all__ = ["line_key", "line_keys", "site_of"]
+__all__ = ["line_key", "line_keys", "registered_domain", "site_of"]
 
 _DIGITS = re.compile(r"\d+")
 
@@ -70,15 +70,34 @@ def line_keys(text: str, config: CleanTextConfig = DEFAULT_CONFIG) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def _tld_extract() -> tldextract.TLDExtract:
-    # The bundled suffix-list snapshot only: no download, no cache directory. Private suffixes
-    # count (``a.blogspot.com`` and ``b.blogspot.com`` are two sites with their own templates).
+    """The one public-suffix lookup of pagestream (``site_of`` and ``registered_domain``).
+
+    The bundled suffix-list snapshot only: no download, no cache directory. It knows private
+    suffixes (``blogspot.com``); ``registered_domain`` looks past them."""
     return tldextract.TLDExtract(
         suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
     )
 
 
+def registered_domain(url: str) -> str:
+    """The registered domain of a web url, lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``,
+    ``x.blogspot.com`` -> ``blogspot.com``: ICANN suffixes only; the ``domain`` column).
+
+    Hosts without a public suffix (IP addresses, ``localhost``) are returned as they are;
+    urls without a host (``file://``) give ``""``.
+    """
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    return _tld_extract()(host).top_domain_under_registry_suffix or host
+
+
 def site_of(url: str, source: str) -> str:
-    """The site a page belongs to.
+    """The site a page belongs to (for boilerplate statistics; ``registered_domain`` is the
+    ``domain`` column).
 
     For a web url the registered domain in lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``,
     ``x.blogspot.com`` -> ``x.blogspot.com``: private suffixes count; the host itself for IP

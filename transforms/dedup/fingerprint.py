@@ -27,6 +27,8 @@ import numpy as np
 import regex
 import xxhash
 
+from pagestream.schemas.validation import NEAR_DUP_THRESHOLD, Number, check_fields, fail, setting
+
 __all__ = [
     "DedupConfig",
     "Fingerprint",
@@ -96,7 +98,7 @@ class DedupConfig:
 
     Attributes:
         threshold: ``--near_dup_threshold``: estimated Jaccard of word-shingle sets at or above
-            which two pages are near duplicates, in (0, 1]. 0.7 by measurement
+            which two pages are near duplicates, in [0.05, 1]. 0.7 by measurement
             (``benchmarks/neardup_eval.py``): it keeps >= 96 % recall on added boilerplate, a
             dropped paragraph, 2 % word edits and 80 % truncation where 0.8 drops to 44-93 %,
             with no false positive on different articles sharing boilerplate or a quote.
@@ -119,50 +121,40 @@ class DedupConfig:
         index_shards: files per run in the ``--state`` index, in [1, 4096].
     """
 
-    threshold: float = 0.7
-    containment: float = 0.9
-    containment_min_jaccard: float = 0.5
-    min_contained: int = 50
-    num_perm: int = 128
+    threshold: float = setting(NEAR_DUP_THRESHOLD)
+    containment: float = setting(Number(float, 0.0, 1.0, default=0.9))
+    containment_min_jaccard: float = setting(Number(float, 0.0, 1.0, default=0.5))
+    min_contained: int = setting(Number(int, 0, 10**9, default=50))
+    num_perm: int = setting(Number(int, 16, 1024, default=128))
     bands: int | None = None
     rows: int | None = None
-    shingle_size: int = 3
-    min_line_words: int = 5
-    max_chars: int = 100_000
-    seed: int = 1
-    index_shards: int = 8
+    shingle_size: int = setting(Number(int, 1, 16, default=3))
+    min_line_words: int = setting(Number(int, 0, 64, default=5))
+    max_chars: int = setting(Number(int, 100, 100_000_000, default=100_000))
+    seed: int = setting(Number(int, 0, 2**32 - 1, default=1))
+    index_shards: int = setting(Number(int, 1, 4096, default=8))
 
     def __post_init__(self) -> None:
-        _check_range("threshold", self.threshold, 0.0, 1.0, low_open=True)
-        _check_range("containment", self.containment, 0.0, 1.0)
-        _check_range("containment_min_jaccard", self.containment_min_jaccard, 0.0, 1.0)
-        _check_range("min_contained", self.min_contained, 0, 10**9)
-        _check_range("num_perm", self.num_perm, 16, 1024)
-        _check_range("shingle_size", self.shingle_size, 1, 16)
-        _check_range("min_line_words", self.min_line_words, 0, 64)
-        _check_range("max_chars", self.max_chars, 100, 100_000_000)
-        _check_range("seed", self.seed, 0, 2**32 - 1)
-        _check_range("index_shards", self.index_shards, 1, 4096)
+        check_fields(self)
         if (self.bands is None) != (self.rows is None):
-            raise ValueError("bands and rows: set both or neither (derived from threshold)")
+            fail(
+                "DedupConfig.bands and rows",
+                "both set or both None (derived from threshold)",
+                (self.bands, self.rows),
+            )
         if self.bands is None:
             bands, rows = lsh_params(self.threshold, self.num_perm)
             object.__setattr__(self, "bands", bands)
             object.__setattr__(self, "rows", rows)
-        _check_range("bands", self.bands, 1, self.num_perm)
-        _check_range("rows", self.rows, 1, self.num_perm)
+        per_band = Number(int, 1, self.num_perm)
+        per_band.check("DedupConfig.bands", self.bands)
+        per_band.check("DedupConfig.rows", self.rows)
         if self.bands * self.rows > self.num_perm:
-            raise ValueError(
-                f"bands * rows must be <= num_perm ({self.num_perm}), got {self.bands}*{self.rows}"
+            fail(
+                "DedupConfig.bands * rows",
+                f"at most num_perm ({self.num_perm})",
+                f"{self.bands}*{self.rows}",
             )
-
-
-def _check_range(name: str, value, low, high, *, low_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number in {'(' if low_open else '['}{low}, {high}]")
-    if (value <= low if low_open else value < low) or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
 
 
 def _fold(text: str) -> str:

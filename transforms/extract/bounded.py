@@ -124,6 +124,9 @@ class _Child:
             [
                 sys.executable,
                 "-c",
+                # Ctrl-C reaches the whole process group: the child ends without a traceback
+                # (the parent reports the interrupt in one line).
+                "import os, signal; signal.signal(signal.SIGINT, lambda *_: os._exit(130)); "
                 "from pagestream.transforms.extract.bounded import _serve; _serve()",
             ],
             stdin=subprocess.PIPE,

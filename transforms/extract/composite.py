@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import time
@@ -20,7 +19,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -28,12 +26,13 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
+from pagestream.schemas.validation import MIN_WORDS, Choice, check_fields, setting
 from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
 from pagestream.transforms.clean.plain import clean_plain_text
 from pagestream.transforms.clean.scripts import word_count as script_word_count
-from pagestream.transforms.clean.site_stats import SiteStats
-from pagestream.transforms.clean.sites import site_of
+from pagestream.transforms.clean.site_stats import SITE_MIN_PAGES, SiteStats
+from pagestream.transforms.clean.sites import registered_domain, site_of
 from pagestream.transforms.clean.text import remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
@@ -54,7 +53,6 @@ __all__ = [
     "crawl_date",
     "doc_id",
     "finish_text",
-    "registered_domain",
     "word_count",
 ]
 
@@ -74,22 +72,14 @@ class TextConfig:
             ``clean.modes``) unless a JSON Lines record sets its own.
     """
 
-    min_words: int = 50
+    min_words: int = setting(MIN_WORDS)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     clean: CleanTextConfig = field(default_factory=CleanTextConfig)
-    site_min_pages: int = 3
-    text_cleaning: str = DEFAULT_TEXT_CLEANING
+    site_min_pages: int = setting(SITE_MIN_PAGES)
+    text_cleaning: str = setting(Choice(TEXT_CLEANING_MODES, default=DEFAULT_TEXT_CLEANING))
 
     def __post_init__(self):
-        if self.text_cleaning not in TEXT_CLEANING_MODES:
-            raise ValueError(
-                f"text_cleaning must be one of {', '.join(TEXT_CLEANING_MODES)},"
-                f" got {self.text_cleaning!r}"
-            )
-        if not 0 <= self.min_words <= 100_000:
-            raise ValueError(f"min_words must be between 0 and 100000, got {self.min_words}")
-        if not 2 <= self.site_min_pages <= 1_000_000:
-            raise ValueError(f"site_min_pages must be at least 2, got {self.site_min_pages}")
+        check_fields(self)
 
 
 def doc_id(url: str, text: str) -> str:
@@ -101,32 +91,6 @@ def word_count(text: str) -> int:
     """Whitespace-separated words; one per Han or kana character; one per 4 characters of a
     Thai, Lao, Khmer or Myanmar run (scripts without spaces: ``clean.scripts.word_count``)."""
     return script_word_count(text)
-
-
-@functools.lru_cache(maxsize=1)
-def _tld_extractor():
-    import tldextract
-
-    # The bundled public-suffix snapshot only: workers have no network.
-    return tldextract.TLDExtract(suffix_list_urls=())
-
-
-def registered_domain(url: str) -> str:
-    """The registered domain of a web url, lower case (``news.bbc.co.uk`` -> ``bbc.co.uk``).
-
-    Hosts without a public suffix (IP addresses, ``localhost``) are returned as they are;
-    urls without a host (``file://``) give ``""``.
-    """
-    try:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:
-        return ""
-    if not host:
-        return ""
-    parts = _tld_extractor()(host)
-    if parts.domain and parts.suffix:
-        return f"{parts.domain}.{parts.suffix}"
-    return host
 
 
 def crawl_date(fetch_time_us: int | None, logical_date: str) -> str:

@@ -15,6 +15,16 @@ import dataclasses
 from datetime import date
 from typing import NamedTuple
 
+from pagestream.schemas.validation import (
+    EXTRACT_TIMEOUT,
+    MAX_PAGE_BYTES,
+    Choice,
+    Number,
+    check_fields,
+    fail,
+    setting,
+)
+
 __all__ = [
     "EXTRACTOR_FALLBACK",
     "EXTRACTOR_TRAFILATURA",
@@ -35,8 +45,10 @@ class ExtractConfig:
     """Thresholds and trafilatura options for HTML extraction.
 
     Attributes:
-        max_page_bytes: pages whose UTF-8 size exceeds this are not parsed (1 kB .. 1 GB).
-        timeout_s: wall-clock limit per page in the child process (0 < t <= 3600).
+        max_page_bytes: pages whose UTF-8 size exceeds this are not parsed (1 kB .. 1 GB;
+            default 5 MiB, ``--max_page_bytes``).
+        timeout_s: wall-clock limit per page in the child process (0.1 .. 3600 s; default
+            10, ``--extract_timeout``).
         focus: trafilatura's trade-off, ``balanced``, ``precision`` or ``recall``.
         include_comments: keep reader comments (off: measured better on extraction-dev).
         include_tables: keep table text.
@@ -57,43 +69,25 @@ class ExtractConfig:
         fallback_chars: how much of a page the fallback extractor reads (1 kB .. 100 MB).
     """
 
-    max_page_bytes: int = 5_000_000
-    timeout_s: float = 10.0
-    focus: str = "balanced"
+    max_page_bytes: int = setting(MAX_PAGE_BYTES)
+    timeout_s: float = setting(EXTRACT_TIMEOUT)
+    focus: str = setting(Choice(("balanced", "precision", "recall"), "balanced"))
     include_comments: bool = False
     include_tables: bool = True
     fast: bool = False
     with_metadata: bool = True
     extensive_date_search: bool = False
     latest_date: str | None = None
-    isolation: str = "auto"
-    isolate_above_chars: int = 1_000_000
-    isolate_above_tags: int = 8_000
-    on_limit: str = "raise"
-    fallback_chars: int = 1_000_000
+    isolation: str = setting(Choice(("auto", "always", "never"), "auto"))
+    isolate_above_chars: int = setting(Number(int, 1, 10**9, default=1_000_000))
+    isolate_above_tags: int = setting(Number(int, 1, 10**9, default=8_000))
+    on_limit: str = setting(Choice(("raise", "fallback"), "raise"))
+    fallback_chars: int = setting(Number(int, 1_000, 100_000_000, default=1_000_000))
 
     def __post_init__(self) -> None:
-        _check_range("max_page_bytes", self.max_page_bytes, 1_000, 1_000_000_000)
-        if not isinstance(self.timeout_s, (int, float)) or not 0 < self.timeout_s <= 3600:
-            raise ValueError(f"timeout_s must be in (0, 3600] seconds, got {self.timeout_s!r}")
-        _check_choice("focus", self.focus, ("balanced", "precision", "recall"))
-        _check_choice("isolation", self.isolation, ("auto", "always", "never"))
-        _check_choice("on_limit", self.on_limit, ("raise", "fallback"))
-        _check_range("isolate_above_chars", self.isolate_above_chars, 1, 10**9)
-        _check_range("isolate_above_tags", self.isolate_above_tags, 1, 10**9)
-        _check_range("fallback_chars", self.fallback_chars, 1_000, 100_000_000)
+        check_fields(self)
         if self.latest_date is not None and not _is_iso_date(self.latest_date):
-            raise ValueError(f"latest_date must be YYYY-MM-DD or None, got {self.latest_date!r}")
-
-
-def _check_range(name: str, value: int, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+            fail("ExtractConfig.latest_date", "a date YYYY-MM-DD or None", self.latest_date)
 
 
 def _is_iso_date(value: object) -> bool:

@@ -35,6 +35,7 @@ import apache_beam as beam
 import numpy as np
 
 from pagestream.schemas.records import KIND_PAGE, KIND_REJECTED, Page
+from pagestream.schemas.validation import LANGUAGE_MIN_SCORE, Number, check_fields, fail, setting
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.language.hints import (
     LanguageHints,
@@ -85,32 +86,31 @@ class LanguageConfig:
 
     # 1000 chars in 3 slices gave the full-text answer on all 435 extraction-dev pages (mean 5,800
     # chars) at about a fifth of the full-text time; one slice of the head missed one of them.
-    sample_chars: int = 1000
+    sample_chars: int = setting(Number(int, 1, 1_000_000, default=1000))
     sample_slices: int = 3
     # 0.5: the chosen language is likelier than all others together. On lang-dev it leaves
     # sentences alone (0.2 % und) and lifts precision on word pairs from 0.82 to 0.88.
-    min_score: float = 0.5
+    min_score: float = setting(LANGUAGE_MIN_SCORE)
     languages: tuple[str, ...] | None = None
-    html_lang_weight: float = 0.8
-    tld_weight: float = 0.5
+    html_lang_weight: float = setting(Number(float, 0.0, 1.0, default=0.8))
+    tld_weight: float = setting(Number(float, 0.0, 1.0, default=0.5))
 
     def __post_init__(self) -> None:
-        if not 1 <= self.sample_chars <= 1_000_000:
-            raise ValueError(f"sample_chars must be in 1..1000000, got {self.sample_chars}")
-        if not 1 <= self.sample_slices <= min(64, max(1, self.sample_chars // 20)):
-            raise ValueError(
-                f"sample_slices must be in 1..{min(64, max(1, self.sample_chars // 20))} "
-                f"(64 and sample_chars // 20), got {self.sample_slices}"
-            )
-        for name in ("min_score", "html_lang_weight", "tld_weight"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in 0..1, got {getattr(self, name)}")
+        check_fields(self)
+        Number(
+            int,
+            1,
+            min(64, max(1, self.sample_chars // 20)),
+            note="at most the lower of 64 and sample_chars // 20",
+        ).check("LanguageConfig.sample_slices", self.sample_slices)
         if self.languages is not None:
             allowed = (*supported_languages(), UNDETERMINED)
             unknown = [code for code in self.languages if code not in allowed]
             if not self.languages or unknown:
-                raise ValueError(
-                    f"languages must be a non-empty subset of {', '.join(allowed)}; got {self.languages}"
+                fail(
+                    "LanguageConfig.languages",
+                    f"a non-empty subset of {', '.join(allowed)}",
+                    self.languages,
                 )
 
 

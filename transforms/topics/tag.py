@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
 
 from pagestream.schemas.records import KIND_PAGE, Page
+from pagestream.schemas.validation import Number, check_fields, fail, setting
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.topics.taxonomy import Taxonomy, _Lexicon, load_taxonomy
 
@@ -64,29 +65,16 @@ class TopicConfig:
     """
 
     taxonomy: str | None = None
-    threshold: float = 0.3
-    max_labels: int = 3
-    min_relative: float = 0.4
-    title_weight: float = 2.0
-    max_chars: int = 20_000
+    threshold: float = setting(Number(float, 0.0, 1.0, default=0.3, open_low=True, open_high=True))
+    max_labels: int = setting(Number(int, 1, 50, default=3))
+    min_relative: float = setting(Number(float, 0.0, 1.0, default=0.4))
+    title_weight: float = setting(Number(float, 0.0, 10.0, default=2.0))
+    max_chars: int = setting(Number(int, 100, default=20_000))
 
     def __post_init__(self) -> None:
-        _check("threshold", self.threshold, lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
-        _check("max_labels", self.max_labels, lambda v: 1 <= v <= 50, "an integer in 1..50", int)
-        _check("min_relative", self.min_relative, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
-        _check("title_weight", self.title_weight, lambda v: 0.0 <= v <= 10.0, "a number in [0, 10]")
-        _check("max_chars", self.max_chars, lambda v: v >= 100, "an integer >= 100", int)
+        check_fields(self)
         if self.taxonomy is not None and not (isinstance(self.taxonomy, str) and self.taxonomy):
-            raise ValueError(
-                f"TopicConfig.taxonomy must be a file path or None, got {self.taxonomy!r}"
-            )
-
-
-def _check(
-    name: str, value: object, ok: Callable, allowed: str, kind: type | tuple = (int, float)
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
-        raise ValueError(f"TopicConfig.{name} must be {allowed}, got {value!r}")
+            fail("TopicConfig.taxonomy", "a file path or None", self.taxonomy)
 
 
 def _count_terms(text: str, lexicon: _Lexicon, factor: float, counts: dict) -> int:

@@ -29,6 +29,7 @@ from pagestream.schemas.arrow import (
     sorting_columns,
 )
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, QUALITY_COLUMNS, Page
+from pagestream.schemas.validation import Number, check_fields, setting
 from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
 from pagestream.transforms.write.progress import Heartbeat
 
@@ -61,21 +62,12 @@ class WriteConfig:
             big partitions over workers. ``pipelines`` derives it from the input size.
     """
 
-    target_file_bytes: int = 512 * 1024 * 1024
-    row_group_rows: int = 20_000
-    shards: int = 1
+    target_file_bytes: int = setting(Number(int, 1024, default=512 * 1024 * 1024))
+    row_group_rows: int = setting(Number(int, 1, 10_000_000, default=20_000))
+    shards: int = setting(Number(int, 1, 100_000, default=1))
 
     def __post_init__(self):
-        if self.target_file_bytes < 1024:
-            raise ValueError(
-                f"target_file_bytes must be at least 1024, got {self.target_file_bytes}"
-            )
-        if not 1 <= self.row_group_rows <= 10_000_000:
-            raise ValueError(
-                f"row_group_rows must be between 1 and 10000000, got {self.row_group_rows}"
-            )
-        if not 1 <= self.shards <= 100_000:
-            raise ValueError(f"shards must be between 1 and 100000, got {self.shards}")
+        check_fields(self)
 
 
 class StagedFile(NamedTuple):
