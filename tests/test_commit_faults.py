@@ -368,7 +368,7 @@ def test_streaming_micro_batch_failing_before_its_manifest_is_retried_whole(fres
     incoming.mkdir()
     shutil.copy(root / "new.jsonl", incoming / "a.jsonl")
     argv = ["run", "--streaming", "--quiet", "--input", str(incoming), "--output", str(out),
-            "--state", str(state), "--run_id", "s", "--min_words", "5"]  # fmt: skip
+            "--state", str(state), "--run_id", "s", "--min_words", "5", "--settle_seconds", "0"]  # fmt: skip
     args, rest = _parser().parse_known_args(argv)
     loop = StreamLoop(parse_run_args(args, rest, sample_dir()), rest, log=open(os.devnull, "w"))  # noqa: SIM115
     try:
