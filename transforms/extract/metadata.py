@@ -8,18 +8,22 @@ same trafilatura and htmldate functions, in the same order and with the same fal
 the three fields pagestream keeps, so the values are the ones ``extract_metadata`` gives
 (``tests/test_html_meta.py`` compares them page by page).
 
-Those functions are trafilatura internals; :data:`AVAILABLE` is False when an installed
-version lacks one, and ``html_text.extract_html`` then falls back to ``with_metadata=True``.
+Those functions are trafilatura internals: :func:`available` is False when the installed
+trafilatura or htmldate is not a version this was tested on (``version_guard``, one log line)
+or lacks one of them, and ``html.extract_html`` then uses ``with_metadata=True``.
 """
 
 from __future__ import annotations
 
+import functools
 from html import unescape
 from typing import NamedTuple
 
+from pagestream.transforms import version_guard
+
 __all__ = [
-    "AVAILABLE",
     "PageMetadata",
+    "available",
     "page_metadata",
 ]
 
@@ -34,9 +38,16 @@ try:
     )
     from trafilatura.utils import line_processing
 
-    AVAILABLE = True
+    _IMPORTED = True
 except ImportError:  # a trafilatura that moved or renamed them: use bare_extraction's path
-    AVAILABLE = False
+    _IMPORTED = False
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> bool:
+    """Whether :func:`page_metadata` may be used with the installed libraries (checked once)."""
+    return _IMPORTED and version_guard.tested("html_meta")
+
 
 #: ``Document.clean_and_trim``: longer strings are cut to this many characters plus "…".
 _MAX_CHARS = 10_000
