@@ -36,6 +36,7 @@ from pagestream.transforms.read.inputs import InputError, InputFile, expand_inpu
 from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
 from pagestream.transforms.topics.taxonomy import load_taxonomy
+from pagestream.transforms import version_guard
 from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
 from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet, staging_dir
 from pagestream.transforms.write.progress import progress_dir
@@ -237,12 +238,6 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
     return "reshuffle"
 
 
-def sets_up_per_bundle(runner: str) -> bool:
-    """Whether ``runner`` calls ``DoFn.setup()``/``teardown()`` for every bundle: Beam 2.77's
-    DaskRunner does, per partition; the others set a DoFn up once and reuse it."""
-    return "Dask" in runner
-
-
 def direct_workers(beam_options: PipelineOptions) -> int:
     """The DirectRunner's worker count (``--direct_num_workers``, 0 meaning one per core)."""
     workers = beam_options.view_as(DirectOptions).direct_num_workers
@@ -297,7 +292,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
             options.run_id,
             options.logical_date,
             beats,
-            prestart_child=not sets_up_per_bundle(plan.manifest_base["runner"]),
+            lxml_speedups=True,
         )
         | "DetectLanguage" >> DetectLanguage(plan.language)
         | "MarkDuplicates"
@@ -342,6 +337,7 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     if (
         runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
         or beam_options.view_as(StandardOptions).streaming
+        or not version_guard.tested("fn_api_runner")  # Beam's own choice on other versions
     ):
         return beam.Pipeline(options=beam_options)
     from apache_beam.portability.api import beam_provision_api_pb2
@@ -363,9 +359,12 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
 
 def forks_workers(beam_options: PipelineOptions) -> bool:
     """Whether a DirectRunner run starts its workers from a pre-loaded zygote
-    (``local_workers``): with ``multi_processing`` and more than one worker."""
+    (``local_workers``): with ``multi_processing`` and more than one worker, on the Beam
+    versions ``local_workers`` was tested on (else Beam starts them, after one log line)."""
     direct = beam_options.view_as(DirectOptions)
-    return direct.direct_running_mode == "multi_processing" and direct_workers(beam_options) > 1
+    if direct.direct_running_mode != "multi_processing" or direct_workers(beam_options) < 2:
+        return False
+    return version_guard.tested("forked_workers")
 
 
 def run(options: RunOptions, beam_args: list[str]) -> dict:

@@ -36,7 +36,8 @@ class ExtractConfig:
 
     Attributes:
         max_page_bytes: pages whose UTF-8 size exceeds this are not parsed (1 kB .. 1 GB).
-        timeout_s: wall-clock limit per page in the child process (0 < t <= 3600).
+        timeout_s: wall-clock limit per page (0 < t <= 3600); every page is extracted in a
+            child process that is killed when a page overruns it.
         focus: trafilatura's trade-off, ``balanced``, ``precision`` or ``recall``.
         include_comments: keep reader comments (off: measured better on extraction-dev).
         include_tables: keep table text.
@@ -47,10 +48,6 @@ class ExtractConfig:
             fewer (precision 77.6 vs 73.5 %; dateless pages left dateless 45 vs 2 %).
         latest_date: newest publication date accepted (``YYYY-MM-DD``); ``None`` means today,
             which makes dates depend on the run day, so pipelines pass ``--logical_date``.
-        isolation: ``auto`` runs only pages that :func:`needs_isolation` flags in the killable
-            child, ``always`` runs every page there (hard bound, slower), ``never`` none.
-        isolate_above_chars: ``auto`` isolates pages longer than this (>= 1).
-        isolate_above_tags: ``auto`` isolates pages with more ``<`` than this (>= 1).
         on_limit: ``raise`` (:class:`PageTooLarge` / :class:`ExtractionTimeout`, which the
             caller turns into dead letters) or ``fallback`` (:func:`fallback_extract` text,
             ``extractor="fallback"``).
@@ -66,9 +63,6 @@ class ExtractConfig:
     with_metadata: bool = True
     extensive_date_search: bool = False
     latest_date: str | None = None
-    isolation: str = "auto"
-    isolate_above_chars: int = 1_000_000
-    isolate_above_tags: int = 8_000
     on_limit: str = "raise"
     fallback_chars: int = 1_000_000
 
@@ -77,10 +71,7 @@ class ExtractConfig:
         if not isinstance(self.timeout_s, (int, float)) or not 0 < self.timeout_s <= 3600:
             raise ValueError(f"timeout_s must be in (0, 3600] seconds, got {self.timeout_s!r}")
         _check_choice("focus", self.focus, ("balanced", "precision", "recall"))
-        _check_choice("isolation", self.isolation, ("auto", "always", "never"))
         _check_choice("on_limit", self.on_limit, ("raise", "fallback"))
-        _check_range("isolate_above_chars", self.isolate_above_chars, 1, 10**9)
-        _check_range("isolate_above_tags", self.isolate_above_tags, 1, 10**9)
         _check_range("fallback_chars", self.fallback_chars, 1_000, 100_000_000)
         if self.latest_date is not None and not _is_iso_date(self.latest_date):
             raise ValueError(f"latest_date must be YYYY-MM-DD or None, got {self.latest_date!r}")
