@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
+from pagestream.transforms import version_guard
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
@@ -36,7 +37,6 @@ from pagestream.transforms.read.inputs import InputError, InputFile, expand_inpu
 from pagestream.transforms.read.pages import ReadPages, limit_records, split_files
 from pagestream.transforms.topics.tag import TagTopics, TopicConfig
 from pagestream.transforms.topics.taxonomy import load_taxonomy
-from pagestream.transforms import version_guard
 from pagestream.transforms.write.commit import CommitRun, manifest_path, read_manifest
 from pagestream.transforms.write.parquet import WriteConfig, WritePartitionedParquet, staging_dir
 from pagestream.transforms.write.progress import progress_dir
