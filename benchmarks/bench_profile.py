@@ -30,7 +30,7 @@ RATE = 50  # samples per second
 #: (category, substrings of a collapsed stack); the first category that matches wins.
 CATEGORIES = (
     ("imports (module loading)", ("<frozen importlib",)),
-    ("waiting for the extraction child (idle thread)", ("_pump (transforms/extract/child",)),
+    ("waiting for the extraction child", ("_receive (transforms/extract/child",)),
     (
         "extraction: trafilatura metadata (title/author/date)",
         ("extract_metadata", "htmldate", "page_metadata (transforms/extract/metadata"),
