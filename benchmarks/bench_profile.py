@@ -30,13 +30,13 @@ RATE = 50  # samples per second
 #: (category, substrings of a collapsed stack); the first category that matches wins.
 CATEGORIES = (
     ("imports (module loading)", ("<frozen importlib",)),
-    ("waiting for the extraction child (idle thread)", ("_pump (transforms/bounded_extract",)),
-    ("extraction in the killable child (large pages)", ("_serve (transforms/bounded_extract",)),
+    ("waiting for the extraction child", ("_receive (transforms/extract/child",)),
     (
         "extraction: trafilatura metadata (title/author/date)",
-        ("extract_metadata", "htmldate", "page_metadata (transforms/html_meta"),
+        ("extract_metadata", "htmldate", "page_metadata (transforms/extract/metadata"),
     ),  # fmt: skip
     ("extraction: trafilatura text", ("trafilatura",)),
+    ("extraction child: protocol, warm-up", ("_serve (transforms/extract/child",)),
     ("extraction: decoding, head scans", ("ExtractFn.process", "extract_html")),
     ("site stats + line cleaning", ("site_stats", "clean_text", "FinishTextFn")),
     ("language", ("transforms/language",)),

@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path(tempfile.mkdtemp()) / "pagestream_predictions.jsonl"
     print(f"config: {dataclasses.asdict(config)}")
 
-    with BoundedExtractor(config) as bounded:
+    if args.inline:  # as the extraction child of ``pagestream run`` does
+        lxml_speedups.install()
+    with BoundedExtractor(config, speedups=True) as bounded:
         run = (
             (lambda html, url: extract_html(html, url, config)) if args.inline else bounded.extract
         )
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     print(f"ms/page pagestream ({'inline' if args.inline else 'bounded'}): {timings(ms)}")
     if args.time_baseline:
-        lxml_speedups.uninstall()  # BoundedExtractor installed them: time trafilatura as shipped
+        lxml_speedups.uninstall()  # --inline installed them: time trafilatura as shipped
         base_ms = []
         for page in pages:
             start = time.perf_counter()

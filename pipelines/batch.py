@@ -27,6 +27,7 @@ from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
 from pagestream.schemas.validation import one_line
+from pagestream.transforms import version_guard
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
@@ -286,12 +287,6 @@ def redistribution(runner: str, beam_options: PipelineOptions) -> str:
     return "reshuffle"
 
 
-def sets_up_per_bundle(runner: str) -> bool:
-    """Whether ``runner`` calls ``DoFn.setup()``/``teardown()`` for every bundle: Beam 2.77's
-    DaskRunner does, per partition; the others set a DoFn up once and reuse it."""
-    return "Dask" in runner
-
-
 def direct_workers(beam_options: PipelineOptions) -> int:
     """The DirectRunner's worker count (``--direct_num_workers``, 0 meaning one per core)."""
     workers = beam_options.view_as(DirectOptions).direct_num_workers
@@ -336,7 +331,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
             options.run_id,
             options.logical_date,
             beats,
-            prestart_child=not sets_up_per_bundle(plan.manifest_base["runner"]),
+            lxml_speedups=True,
         )
         | "DetectLanguage" >> DetectLanguage(plan.language)
         | "ScoreQuality" >> ScoreQuality(QualityConfig(drop=options.drop_low_quality))
@@ -382,6 +377,7 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     if (
         runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
         or beam_options.view_as(StandardOptions).streaming
+        or not version_guard.tested("fn_api_runner")  # Beam's own choice on other versions
     ):
         return beam.Pipeline(options=beam_options)
     from apache_beam.portability.api import beam_provision_api_pb2
@@ -403,9 +399,12 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
 
 def forks_workers(beam_options: PipelineOptions) -> bool:
     """Whether a DirectRunner run starts its workers from a pre-loaded zygote
-    (``local_workers``): with ``multi_processing`` and more than one worker."""
+    (``local_workers``): with ``multi_processing`` and more than one worker, on the Beam
+    versions ``local_workers`` was tested on (else Beam starts them, after one log line)."""
     direct = beam_options.view_as(DirectOptions)
-    return direct.direct_running_mode == "multi_processing" and direct_workers(beam_options) > 1
+    if direct.direct_running_mode != "multi_processing" or direct_workers(beam_options) < 2:
+        return False
+    return version_guard.tested("forked_workers")
 
 
 def run(options: RunOptions, beam_args: list[str]) -> dict:

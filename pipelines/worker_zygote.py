@@ -9,7 +9,6 @@ needs, then forks one process per request and runs Beam's worker harness in it.
 from __future__ import annotations
 
 import atexit
-import gc
 import json
 import logging
 import os
@@ -137,18 +136,16 @@ def _preload() -> None:
     import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
 
     import pagestream.pipelines.batch  # noqa: F401 - every transform of the graph
-    from pagestream.transforms.extract.bounded import warm_up
     from pagestream.transforms.language.model import load_model
+    from pagestream.transforms.process_gc import freeze_loaded_objects
     from pagestream.transforms.topics.tag import _cached_taxonomy
 
-    warm_up()
     load_model()
     _cached_taxonomy(None)
     for handler in logging.getLogger().handlers[:]:  # a worker logs to the runner, not here
         logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(logging.WARNING)
-    gc.collect()
-    gc.freeze()  # shared with the forks, never walked by their collections
+    freeze_loaded_objects()  # shared with the forks, never walked by their collections
 
 
 def _run_worker(env: dict[str, str]) -> int:

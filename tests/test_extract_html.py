@@ -1,14 +1,11 @@
-"""Tests for transforms/extract_html.py: decoding, head scans, extraction, size and time bounds."""
+"""Tests for transforms/extract/html.py and the head scans of read/: decoding, head scans,
+extraction in this thread and the fallback extractor (bounds: test_extract_bounded.py)."""
 
 from __future__ import annotations
 
 import codecs
 import gzip
-import os
 import re
-import signal
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,20 +14,15 @@ import trafilatura
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pagestream.transforms.extract.bounded import BoundedExtractor
 from pagestream.transforms.extract.config import (
     ExtractConfig,
     Extracted,
-    ExtractionError,
-    ExtractionTimeout,
-    ExtractorCrashed,
     PageTooLarge,
 )
 from pagestream.transforms.extract.html import (
     extract_html,
     fallback_extract,
     join_paragraphs,
-    needs_isolation,
 )
 from pagestream.transforms.read.html_decode import decode_html
 from pagestream.transforms.read.html_head import canonical_url, html_lang
@@ -280,10 +272,7 @@ def test_canonical_url_and_lang_on_real_pages() -> None:
         ("timeout_s", 7200),
         ("timeout_s", "10"),
         ("focus", "speed"),
-        ("isolation", "sometimes"),
         ("on_limit", "ignore"),
-        ("isolate_above_tags", 0),
-        ("isolate_above_chars", 0),
         ("fallback_chars", 10),
         ("latest_date", "2024-13-01"),
         ("latest_date", "yesterday"),
@@ -370,205 +359,3 @@ def test_fallback_extract_reads_a_bounded_prefix() -> None:
     html = "<html><body>" + "<p>word word word</p>" * 100_000 + "</body></html>"
     text = fallback_extract(html, max_chars=10_000).text
     assert 0 < len(text) < 10_000 and text.startswith("word word word")
-
-
-# --------------------------------------------------------------------------- bounds
-
-
-def flat_divs(n: int) -> str:
-    """Slow for trafilatura: ~3 s for n=40,000 on the dev machine (~10 s without
-    ``lxml_speedups``; grows with elements)."""
-    return "<html><body>" + "<div><span>a</span></div>" * n + "</body></html>"
-
-
-def nested_divs(n: int) -> str:
-    return "<html><body>" + "<div>" * n + "deep text " * 50 + "</div>" * n + "</body></html>"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def test_needs_isolation() -> None:
-    auto = ExtractConfig(isolate_above_tags=100, isolate_above_chars=10_000)
-    assert not needs_isolation(page("short"), auto)
-    assert needs_isolation(flat_divs(30), auto)  # 120 "<"
-    assert needs_isolation(page("x" * 20_000), auto)
-    assert needs_isolation(page("short"), ExtractConfig(isolation="always"))
-    assert not needs_isolation(
-        flat_divs(30), ExtractConfig(isolation="never", isolate_above_tags=1)
-    )
-
-
-def test_30mb_page_is_refused_or_falls_back() -> None:
-    huge = "<html><body>" + "<p>Some words in a paragraph.</p>" * 1_000_000 + "</body></html>"
-    assert len(huge) > 30_000_000
-    with BoundedExtractor(ExtractConfig()) as extractor, pytest.raises(PageTooLarge):
-        extractor.extract(huge, "https://a.com/")
-    config = ExtractConfig(on_limit="fallback", fallback_chars=100_000)
-    got = BoundedExtractor(config).extract(huge, "https://a.com/")
-    assert got.extractor == "fallback" and got.text.startswith("Some words in a paragraph.")
-    assert len(got.text) < 100_000
-
-
-@pytest.fixture(scope="module")
-def isolated() -> BoundedExtractor:
-    extractor = BoundedExtractor(ExtractConfig(isolation="always", latest_date="2024-01-01"))
-    yield extractor
-    extractor.close()
-
-
-def test_isolated_extraction_equals_inline(isolated: BoundedExtractor) -> None:
-    html = read_html(PHYS)
-    inline = extract_html(html, "https://phys.org/x", isolated.config)
-    assert isolated.extract(html, "https://phys.org/x") == inline
-    assert isolated.child_pid is not None and isolated.child_pid != os.getpid()
-
-
-def test_pathologically_nested_page_returns(isolated: BoundedExtractor) -> None:
-    # libxml2 caps depth at 256 (no huge_tree), so 100k nested divs parse quickly
-    got = isolated.extract(nested_divs(100_000), "https://a.com/")
-    assert got.extractor == "trafilatura"
-    assert needs_isolation(nested_divs(100_000), ExtractConfig())
-
-
-def test_child_killed_from_outside_is_a_crash_and_is_replaced(isolated: BoundedExtractor) -> None:
-    isolated.extract(page("warm"), "https://a.com/")
-    pid = isolated.child_pid
-    threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
-    with pytest.raises(ExtractorCrashed) as info:
-        isolated.extract(flat_divs(40_000), "https://a.com/")
-    assert info.value.reason == "extractor_crashed"
-    assert isolated.child_pid is None and not pid_alive(pid)
-    assert isolated.extract(read_html(PHYS), "https://phys.org/x").text  # a new child
-    assert isolated.child_pid not in (None, pid)
-
-
-def test_prestarted_child_serves_the_first_isolated_page() -> None:
-    config = ExtractConfig(isolate_above_tags=1_000, latest_date="2024-01-01")
-    with BoundedExtractor(config) as extractor:
-        extractor.prestart()
-        pid = extractor.child_pid
-        assert pid is not None and pid_alive(pid)
-        html = read_html(PHYS)  # inline while the child loads
-        assert extractor.extract(html, "https://phys.org/x") == extract_html(
-            html, "https://phys.org/x", config
-        )
-        assert extractor.extract(flat_divs(300), "https://a.com/").extractor == "trafilatura"
-        assert extractor.child_pid == pid  # the isolated page went to the prestarted child
-    assert not pid_alive(pid)
-    never = BoundedExtractor(ExtractConfig(isolation="never"))
-    never.prestart()
-    assert never.child_pid is None
-
-
-def test_child_dying_before_ready_is_a_crash_and_is_replaced() -> None:
-    config = ExtractConfig(isolate_above_tags=1_000)
-    with BoundedExtractor(config) as extractor:
-        extractor.prestart()
-        pid = extractor.child_pid
-        os.kill(pid, signal.SIGKILL)
-        with pytest.raises(ExtractorCrashed, match="did not start"):
-            extractor.extract(flat_divs(300), "https://a.com/")
-        assert extractor.child_pid is None and not pid_alive(pid)
-        assert extractor.extract(flat_divs(300), "https://a.com/").extractor == "trafilatura"
-        assert extractor.child_pid not in (None, pid)
-
-
-def test_timeout_kills_the_work_and_the_extractor_recovers() -> None:
-    config = ExtractConfig(timeout_s=1, isolate_above_tags=1_000)  # flat_divs(40_000): ~3 s
-    with BoundedExtractor(config) as extractor:
-        extractor.extract(
-            flat_divs(300), "https://a.com/"
-        )  # starts the child (isolated: 1,200 "<")
-        pid = extractor.child_pid
-        assert pid is not None
-        with pytest.raises(ExtractionTimeout) as info:
-            extractor.extract(flat_divs(40_000), "https://a.com/")
-        assert info.value.reason == "timeout" and isinstance(info.value, ExtractionError)
-        assert not pid_alive(pid)  # the work really stopped
-        assert extractor.extract(flat_divs(300), "https://a.com/").extractor == "trafilatura"
-        assert extractor.child_pid not in (None, pid)
-        # normal pages never touch the child
-        assert extractor.extract(read_html(PHYS), "https://phys.org/x").extractor == "trafilatura"
-
-
-def test_timeout_with_fallback_returns_fallback_text() -> None:
-    config = ExtractConfig(timeout_s=1, isolate_above_tags=1_000, on_limit="fallback")
-    with BoundedExtractor(config) as extractor:
-        got = extractor.extract(flat_divs(40_000), "https://a.com/")
-    assert got.extractor == "fallback" and got.text.startswith("a\n\na")
-
-
-def test_submit_returns_inline_pages_and_collects_isolated_ones_later() -> None:
-    config = ExtractConfig(isolate_above_tags=5_000, latest_date="2024-01-01")
-    html = read_html(PHYS)
-    with BoundedExtractor(config) as extractor:
-        assert extractor.submit(html, "https://phys.org/x") == extract_html(
-            html, "https://phys.org/x", config
-        )
-        assert extractor.collect() == [] and extractor.pending == 0
-        assert extractor.submit(flat_divs(2_000), "https://a.com/", tag="first") is None
-        assert extractor.submit(flat_divs(1_500), "https://a.com/", tag="second") is None
-        assert extractor.pending == 2  # the first was waited for before the second was sent
-        got = extractor.extract(flat_divs(3_000), "https://a.com/")  # and so was the second
-        assert got == extract_html(flat_divs(3_000), "https://a.com/", config)
-        done = extractor.collect(wait=False)
-        assert [page.tag for page in done] == ["first", "second"]
-        assert done[0].result() == extract_html(flat_divs(2_000), "https://a.com/", config)
-        assert all(page.elapsed_s > 0 for page in done)
-        assert extractor.collect(wait=True) == [] and extractor.pending == 0
-
-
-def test_collect_waits_for_a_page_in_the_child_past_a_tenth_of_the_timeout() -> None:
-    """Past that, the child gets its worker's core back: a wall-clock budget shared with inline
-    pages on a busy machine would make pages overrun that do not overrun with extract()."""
-    config = ExtractConfig(isolate_above_tags=5_000, timeout_s=5)
-    with BoundedExtractor(config) as extractor:
-        extractor.extract(flat_divs(2_000), "https://a.com/")  # the child is ready
-        pid = extractor.child_pid
-        os.kill(pid, signal.SIGSTOP)  # holds the page until SIGCONT
-        try:
-            assert extractor.submit(flat_divs(2_000), "https://a.com/", tag="held") is None
-            assert extractor.collect() == []  # within the first 0.5 s: no wait
-            time.sleep(0.6)
-            threading.Timer(0.5, os.kill, (pid, signal.SIGCONT)).start()
-            [page] = extractor.collect()  # waited for the reply
-        finally:
-            os.kill(pid, signal.SIGCONT)
-        assert page.tag == "held" and page.result().extractor == "trafilatura"
-        assert page.elapsed_s > 1
-
-
-def test_a_submitted_page_whose_child_dies_is_the_crash_of_extract() -> None:
-    config = ExtractConfig(isolate_above_tags=5_000)
-    with BoundedExtractor(config) as extractor:
-        extractor.prestart()
-        extractor.extract(flat_divs(2_000), "https://a.com/")
-        pid = extractor.child_pid
-        assert extractor.submit(flat_divs(40_000), "https://a.com/", tag="slow") is None
-        os.kill(pid, signal.SIGKILL)
-        [page] = extractor.collect(wait=True)
-        with pytest.raises(ExtractorCrashed, match=r"extraction child died \(exit status"):
-            page.result()
-        assert extractor.child_pid is None and not pid_alive(pid)
-        assert extractor.extract(flat_divs(2_000), "https://a.com/").extractor == "trafilatura"
-
-
-def test_a_submitted_page_overrunning_with_fallback_gives_the_fallback_text() -> None:
-    config = ExtractConfig(timeout_s=1, isolate_above_tags=5_000, on_limit="fallback")
-    with BoundedExtractor(config) as extractor:
-        assert extractor.submit(flat_divs(40_000), "https://a.com/") is None
-        pid = extractor.child_pid
-        assert extractor.collect() == []  # still running
-        [page] = extractor.collect(wait=True)
-        assert not pid_alive(pid)
-    got = page.result()
-    assert got.extractor == "fallback" and got.text.startswith("a\n\na")
-    assert page.elapsed_s >= 1
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pagestream.pipelines import batch, local_workers, worker_zygote
+from pagestream.transforms import version_guard
 
 TWO_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -110,3 +112,23 @@ def test_the_command_starts_the_zygote_early_only_for_worker_processes(argv, sta
     from pagestream.cli import _runs_local_worker_processes
 
     assert _runs_local_worker_processes(argv) is starts
+
+
+def test_an_untested_beam_version_gets_beams_own_runner_and_workers(monkeypatch, caplog):
+    real = version_guard.installed_version
+    monkeypatch.setattr(
+        version_guard,
+        "installed_version",
+        lambda name: "2.99.0" if name == "apache-beam" else real(name),
+    )
+    monkeypatch.setattr(version_guard, "_logged", set())
+    with caplog.at_level(logging.WARNING, logger="pagestream"):
+        assert not batch.forks_workers(PipelineOptions(TWO_WORKERS))
+        for _ in range(2):
+            pipeline = batch.new_pipeline(PipelineOptions(TWO_WORKERS))
+    assert type(pipeline.runner).__name__ == "SwitchingDirectRunner"  # Beam's own choice
+    assert [r.getMessage() for r in caplog.records] == [
+        f"pagestream: {feature} off (stock behaviour): apache-beam 2.99.0 is not a version it "
+        "was tested on (2.77.x)"
+        for feature in ("forked_workers", "fn_api_runner")
+    ]

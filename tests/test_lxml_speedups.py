@@ -4,6 +4,7 @@ and extraction gives the same text and metadata with and without the speed-ups, 
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import lxml.etree
 import lxml.html
@@ -12,6 +13,7 @@ import trafilatura
 import trafilatura.utils
 import trafilatura.xpaths
 
+from pagestream.transforms import version_guard
 from pagestream.transforms.extract import lxml_speedups
 from pagestream.transforms.extract.bounded import BoundedExtractor
 from pagestream.transforms.extract.config import ExtractConfig
@@ -133,7 +135,31 @@ def test_extraction_is_identical_with_and_without_speedups(restore, html_pages):
     assert sum(1 for x in before if x.text) >= 0.9 * len(pages)
 
 
-def test_bounded_extractor_installs_them(restore):
+def test_using_the_composites_leaves_the_process_stock(restore):
+    with BoundedExtractor(ExtractConfig(), speedups=True) as extractor:
+        assert extractor.extract("<html><body><p>x</p></body></html>", "https://a.com/")
     assert not lxml_speedups.installed()
-    with BoundedExtractor(ExtractConfig()):
-        assert lxml_speedups.installed()
+
+
+@pytest.mark.parametrize("library", ["trafilatura", "htmldate", "justext"])
+def test_an_untested_library_version_keeps_stock_behaviour_with_one_log_line(
+    restore, monkeypatch, caplog, library
+):
+    real = version_guard.installed_version
+    monkeypatch.setattr(
+        version_guard, "installed_version", lambda name: "0.1.0" if name == library else real(name)
+    )
+    monkeypatch.setattr(version_guard, "_logged", set())
+    original = trafilatura.xpaths.AUTHOR_XPATHS[2]
+    with caplog.at_level(logging.WARNING, logger="pagestream"):
+        assert lxml_speedups.install() == 0
+        assert lxml_speedups.install() == 0
+    assert not lxml_speedups.installed()
+    assert trafilatura.xpaths.AUTHOR_XPATHS[2] is original
+    form = trafilatura.utils.load_html("<html><body><form><p>x</p></form></body></html>")
+    assert type(form.find(".//form")) is lxml.html.FormElement  # lxml.html's own lookup
+    tested = ", ".join(f"{v}.x" for v in version_guard.TESTED["lxml_speedups"][library])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"pagestream: lxml_speedups off (stock behaviour): {library} 0.1.0 is not a version "
+        f"it was tested on ({tested})"
+    ]

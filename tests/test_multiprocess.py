@@ -157,32 +157,10 @@ def test_a_direct_run_never_tries_the_prism_runner(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("runner", "per_bundle"),
-    [
-        ("DirectRunner", False),
-        ("apache_beam.runners.dask.dask_runner.DaskRunner", True),  # setup per partition
-        ("DataflowRunner", False),
-    ],
+    "runner", ["DirectRunner", "apache_beam.runners.dask.dask_runner.DaskRunner", "DataflowRunner"]
 )
-def test_the_extraction_child_is_prestarted_where_setup_is_once_per_worker(runner, per_bundle):
-    from pagestream.pipelines.batch import sets_up_per_bundle
-    from pagestream.transforms.extract.composite import ExtractFn
-    from pagestream.transforms.extract.config import ExtractConfig
+def test_the_batch_graph_opts_in_to_the_lxml_speedups_on_every_runner(batch_extract_fns, runner):
+    from pagestream.transforms.extract.composite import ExtractText, TextConfig
 
-    assert sets_up_per_bundle(runner) is per_bundle
-    fn = ExtractFn(ExtractConfig(), "r", "2024-05-01", prestart_child=not per_bundle)
-    fn.setup()
-    try:
-        assert (fn.extractor.child_pid is not None) is not per_bundle
-    finally:
-        fn.teardown()
-    assert fn.extractor.child_pid is None
-
-
-@pytest.mark.parametrize(
-    ("runner", "prestart"),
-    [("DirectRunner", True), ("apache_beam.runners.dask.dask_runner.DaskRunner", False)],
-)
-def test_the_batch_graph_prestarts_the_child_except_on_dask(batch_extract_fns, runner, prestart):
-    found = [fn.prestart_child for fn in batch_extract_fns(runner)]
-    assert found == [prestart]
+    assert [fn.lxml_speedups for fn in batch_extract_fns(runner)] == [True]
+    assert ExtractText(TextConfig(), "r", "2024-05-01").lxml_speedups is False  # API default

@@ -118,8 +118,6 @@ def test_yaml_config(tmp_path):
         (["--logical_date", "2020-02-30"],
          "--logical_date must be a date YYYY-MM-DD, got '2020-02-30'"),
         (["--taxonomy", "/no/such/file.toml"], "--taxonomy /no/such/file.toml: no such file"),
-        (["--min_word", "5"], "unknown option(s): --min_word"),
-        (["--runner_typo", "X"], "unknown option(s): --runner_typo"),
         (["--streaming", "--no_state", "--input", "x"], "--streaming needs a --state"),
         (["--state", "s", "--no_state"], "--state and --no_state"),
         (["--direct_num_workers", "abc"], "--direct_num_workers must be a whole number, got 'abc'"),

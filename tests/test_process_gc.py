@@ -29,3 +29,28 @@ assert gc.get_freeze_count() == first, "a second call froze the objects made sin
 def test_loaded_objects_are_frozen_once_per_process():
     # In a fresh interpreter: this test process may have frozen its heap already.
     subprocess.run([sys.executable, "-c", _CHECK], check=True)
+
+
+_COMPOSITE = """
+import gc
+from pagestream.transforms.extract import lxml_speedups
+from pagestream.transforms.extract.composite import ExtractFn
+from pagestream.transforms.extract.config import ExtractConfig
+from pagestream.schemas.records import KIND_RAW, RawPage
+fn = ExtractFn(ExtractConfig(), "r", "2024-05-01", lxml_speedups=True)
+fn.setup()
+fn.start_bundle()
+html = "<html><body><article><p>" + "Otters live in rivers. " * 20 + "</p></article></body></html>"
+[page] = fn.process(RawPage(KIND_RAW, "https://a.com/", "a", html=html))
+fn.finish_bundle()
+fn.teardown()
+assert page.text.startswith("Otters live in rivers."), page
+assert gc.get_freeze_count() == 0, "a DoFn froze the heap"
+assert not lxml_speedups.installed(), "a DoFn installed the speed-ups in its worker"
+"""
+
+
+def test_the_extract_dofn_changes_nothing_process_wide():
+    """Freezing the heap and the lxml speed-ups are the runner's to decide (the zygote, the
+    extraction child), not a side effect of using a composite."""
+    subprocess.run([sys.executable, "-c", _COMPOSITE], check=True)

@@ -6,6 +6,9 @@ when the interpreter exits: 0.35-0.45 s per process here, and the DirectRunner s
 workers one after another, so a 2-worker run waited ~0.9 s for them after its commit.
 ``gc.freeze()`` moves them to the permanent generation, which collections skip (exit then
 takes ~0.05 s). Objects made later are collected as usual.
+
+Process-wide, so the runner layer calls it (the worker zygote of ``pipelines/worker_zygote``
+before it forks workers), never a composite or DoFn.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ _frozen = False
 def freeze_loaded_objects() -> None:
     """Once per process: collects the garbage there is, then freezes every live object.
 
-    Call it when the imports and models are loaded (a ``DoFn.setup()``). Later calls do
+    Call it when the imports and models are loaded. Later calls do
     nothing, so a long-lived worker never freezes per-bundle data or its garbage.
     """
     global _frozen

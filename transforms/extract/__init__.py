@@ -4,8 +4,10 @@
 - ``config``: HTML extraction settings (``ExtractConfig``), result and errors;
 - ``html``: one trafilatura parse for text and metadata, and the lxml fallback;
 - ``metadata``: title, author and date of a parsed page;
-- ``bounded``: ``BoundedExtractor``, size and time bounds around ``html``;
-- ``lxml_speedups``: output-identical speed-ups of trafilatura's lxml work.
+- ``bounded``: ``BoundedExtractor``, size and time bounds around ``html`` for every page;
+- ``child``: the killable child process ``BoundedExtractor`` extracts in;
+- ``lxml_speedups``: output-identical speed-ups of trafilatura's lxml work (opt-in);
+- ``versions``: the library versions the speed-ups were tested on.
 """
 
 from __future__ import annotations

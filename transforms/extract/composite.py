@@ -3,7 +3,7 @@
 ``ExtractText`` is three steps:
 
 1. ``ExtractFn`` parses HTML with trafilatura (bounded in size and time, see
-   ``extract_html.BoundedExtractor``) or takes plain text as it is;
+   ``bounded.BoundedExtractor``) or takes plain text as it is;
 2. ``SiteStats`` counts, per site, the lines that repeat over many of its pages (computed in
    the graph, so it works on any number of workers), joined to the site's pages by key;
 3. ``finish_text`` removes boilerplate lines (all line rules for plain text; only the site's
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 import zlib
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.utils.windowed_value import WindowedValue
 
 from pagestream import __version__
 from pagestream.schemas.records import KIND_PAGE, KIND_RAW, KIND_REJECTED, Page, RawPage, new_page
@@ -36,14 +34,14 @@ from pagestream.transforms.clean.sites import registered_domain, site_of
 from pagestream.transforms.clean.text import remove_repeated_lines
 from pagestream.transforms.errors import dead_page
 from pagestream.transforms.extract.bounded import BoundedExtractor
+from pagestream.transforms.extract.child import ExtractFunction
 from pagestream.transforms.extract.config import (
     ExtractConfig,
     Extracted,
     ExtractionError,
     PageTooLarge,
 )
-from pagestream.transforms.extract.html import page_bytes_over
-from pagestream.transforms.process_gc import freeze_loaded_objects
+from pagestream.transforms.extract.html import extract_html, page_bytes_over
 from pagestream.transforms.read.html_head import html_lang
 from pagestream.transforms.write.progress import Heartbeat
 
@@ -122,15 +120,14 @@ def page_from_raw(raw: RawPage, run_id: str, logical_date: str) -> Page:
 
 
 class ExtractFn(beam.DoFn):
-    """RawPage -> Page: trafilatura on HTML (bounded), plain text taken as is.
+    """RawPage -> Page: trafilatura on HTML (bounded in size and time), plain text as is.
 
-    With ``overlap_isolated``, a page that goes to the killable child (``needs_isolation``) does
-    not hold up the pages after it: they are extracted inline while the child works, and the
-    page comes out from a later ``process()`` call or at the latest from ``finish_bundle``,
-    with its own timestamp and window. The records are those of the synchronous path; only
-    their order changes. Runners that drop what ``finish_bundle`` outputs (Beam 2.77's
-    DaskRunner) need ``False``; it defaults to ``prestart_child``, which the batch graph sets
-    to ``False`` on that runner, the only one that also sets DoFns up for every bundle.
+    Every record comes out of the ``process()`` call that got it (nothing is held back for
+    ``finish_bundle``, whose outputs some runners drop).
+
+    Args:
+        extract: the function the extraction child runs (see ``BoundedExtractor``).
+        lxml_speedups: the extraction child installs ``lxml_speedups`` (same output).
     """
 
     def __init__(
@@ -139,45 +136,30 @@ class ExtractFn(beam.DoFn):
         run_id: str,
         logical_date: str,
         progress_dir: str | None = None,
-        prestart_child: bool = True,
-        overlap_isolated: bool | None = None,
+        extract: ExtractFunction = extract_html,
+        lxml_speedups: bool = False,
     ):
         self.config = config
         self.progress_dir = progress_dir
         self.run_id = run_id
         self.logical_date = logical_date
-        self.prestart_child = prestart_child
-        self.overlap_isolated = prestart_child if overlap_isolated is None else overlap_isolated
+        self.extract = extract
+        self.lxml_speedups = lxml_speedups
         self.no_text = Metrics.counter(STAGE, "filtered:no_text")
         self.failed = Metrics.counter(STAGE, "dead")
 
     def setup(self):
-        self.extractor = BoundedExtractor(self.config)
-        if self.prestart_child:  # the child's imports overlap the first pages
-            self.extractor.prestart()
+        self.extractor = BoundedExtractor(self.config, self.extract, self.lxml_speedups)
+        self.extractor.prestart()  # the child's imports overlap the reading of the first pages
         self.heartbeat = Heartbeat(self.progress_dir, STAGE)
-        freeze_loaded_objects()  # trafilatura & co. are loaded: keep the collector off them
-
-    def start_bundle(self):
-        if self.extractor.pending:  # left by a bundle that failed: its pages are retried with it
-            self.extractor.close()
 
     def finish_bundle(self):
-        yield from self._isolated_pages(wait=True)
         self.heartbeat.flush()
 
     def teardown(self):
-        if self.extractor.pending:
-            logging.warning("extract: %d isolated pages dropped", self.extractor.pending)
         self.extractor.close()
 
-    def process(
-        self,
-        raw: RawPage,
-        timestamp=beam.DoFn.TimestampParam,
-        window=beam.DoFn.WindowParam,
-        pane=beam.DoFn.PaneInfoParam,
-    ) -> Iterator[Page]:  # Pages; those of earlier inputs as WindowedValues, which Beam unwraps
+    def process(self, raw: RawPage) -> Iterator[Page]:
         self.heartbeat.add("extracted")
         page = page_from_raw(raw, self.run_id, self.logical_date)
         if raw.kind != KIND_RAW:
@@ -192,36 +174,15 @@ class ExtractFn(beam.DoFn):
                     text=text, extractor="plaintext", text_cleaning=raw.text_cleaning
                 )
         else:
-            extracted = self._extract(page, raw, (timestamp, window, pane))
-            if extracted is not None:
-                yield extracted
-        yield from self._isolated_pages(wait=False)
+            yield self._extract(page, raw)
 
-    def _extract(self, page: Page, raw: RawPage, where: tuple) -> Page | None:
-        """The record of an HTML page; ``None`` if it went to the child without waiting."""
+    def _extract(self, page: Page, raw: RawPage) -> Page:
         started = time.perf_counter()
         try:
-            if self.overlap_isolated:
-                result = self.extractor.submit(raw.html, raw.url, tag=(page, raw.html, where))
-                if result is None:
-                    return None
-            else:
-                result = self.extractor.extract(raw.html, raw.url)
+            result = self.extractor.extract(raw.html, raw.url)
         except Exception as exc:  # a parser bug on one page must not kill the run
             return self._dead(page, raw.html, exc)
         return self._extracted(page, raw.html, result, time.perf_counter() - started)
-
-    def _isolated_pages(self, wait: bool) -> Iterator[WindowedValue]:
-        """Records of the pages the child has finished (with ``wait``: of all sent to it)."""
-        for isolated in self.extractor.collect(wait=wait):
-            page, html, (timestamp, window, pane) = isolated.tag
-            try:
-                result = isolated.result()
-            except Exception as exc:
-                record = self._dead(page, html, exc)
-            else:
-                record = self._extracted(page, html, result, isolated.elapsed_s)
-            yield WindowedValue(record, timestamp, (window,), pane)
 
     def _dead(self, page: Page, html: str, exc: Exception) -> Page:
         self.failed.inc()
@@ -313,13 +274,9 @@ class ExtractText(beam.PTransform):
     ``no_text``/``too_short``); pages over the size or time bound and parser failures come
     out ``dead``. Records that arrive rejected or dead pass through as Pages of that kind.
 
-    ``prestart_child``: start the killable extraction child in ``DoFn.setup()``, so that its
-    ~0.8 s of start-up overlaps the first pages. Right where a DoFn is set up once per worker
-    and reused (DirectRunner, portable runners); not on the DaskRunner, which sets up and
-    tears down every DoFn for each partition (the child then starts at the first page that
-    needs it, as it does with ``False`` everywhere). It also lets isolated pages overlap the
-    inline ones (``ExtractFn.overlap_isolated``), which needs ``finish_bundle`` outputs that
-    the DaskRunner drops.
+    ``lxml_speedups``: the extraction child processes install ``lxml_speedups`` (the same
+    output for less CPU; stock trafilatura when its version is not one they were tested on).
+    Off by default; ``pagestream run`` turns it on.
     """
 
     def __init__(
@@ -328,14 +285,14 @@ class ExtractText(beam.PTransform):
         run_id: str,
         logical_date: str,
         progress_dir: str | None = None,
-        prestart_child: bool = True,
+        lxml_speedups: bool = False,
     ):
         super().__init__()
         self.config = config
         self.progress_dir = progress_dir
         self.run_id = run_id
         self.logical_date = logical_date
-        self.prestart_child = prestart_child
+        self.lxml_speedups = lxml_speedups
 
     def expand(self, raw_pages):
         config = self.config
@@ -345,7 +302,7 @@ class ExtractText(beam.PTransform):
                 self.run_id,
                 self.logical_date,
                 self.progress_dir,
-                prestart_child=self.prestart_child,
+                lxml_speedups=self.lxml_speedups,
             )
         )
         # The repeated lines of each site are joined to its pages by key (CoGroupByKey), not

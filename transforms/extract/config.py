@@ -47,8 +47,9 @@ class ExtractConfig:
     Attributes:
         max_page_bytes: pages whose UTF-8 size exceeds this are not parsed (1 kB .. 1 GB;
             default 5 MiB, ``--max_page_bytes``).
-        timeout_s: wall-clock limit per page in the child process (0.1 .. 3600 s; default
-            10, ``--extract_timeout``).
+        timeout_s: wall-clock limit per page (0.1 .. 3600 s; default 10,
+            ``--extract_timeout``); every page is extracted in a child process that is killed
+            when a page overruns it.
         focus: trafilatura's trade-off, ``balanced``, ``precision`` or ``recall``.
         include_comments: keep reader comments (off: measured better on extraction-dev).
         include_tables: keep table text.
@@ -59,10 +60,6 @@ class ExtractConfig:
             fewer (precision 77.6 vs 73.5 %; dateless pages left dateless 45 vs 2 %).
         latest_date: newest publication date accepted (``YYYY-MM-DD``); ``None`` means today,
             which makes dates depend on the run day, so pipelines pass ``--logical_date``.
-        isolation: ``auto`` runs only pages that :func:`needs_isolation` flags in the killable
-            child, ``always`` runs every page there (hard bound, slower), ``never`` none.
-        isolate_above_chars: ``auto`` isolates pages longer than this (>= 1).
-        isolate_above_tags: ``auto`` isolates pages with more ``<`` than this (>= 1).
         on_limit: ``raise`` (:class:`PageTooLarge` / :class:`ExtractionTimeout`, which the
             caller turns into dead letters) or ``fallback`` (:func:`fallback_extract` text,
             ``extractor="fallback"``).
@@ -78,9 +75,6 @@ class ExtractConfig:
     with_metadata: bool = True
     extensive_date_search: bool = False
     latest_date: str | None = None
-    isolation: str = setting(Choice(("auto", "always", "never"), "auto"))
-    isolate_above_chars: int = setting(Number(int, 1, 10**9, default=1_000_000))
-    isolate_above_tags: int = setting(Number(int, 1, 10**9, default=8_000))
     on_limit: str = setting(Choice(("raise", "fallback"), "raise"))
     fallback_chars: int = setting(Number(int, 1_000, 100_000_000, default=1_000_000))
 

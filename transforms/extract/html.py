@@ -2,8 +2,8 @@
 
 :func:`extract_html` runs one trafilatura parse for text and metadata (title, author and date
 through ``html_meta``); :func:`fallback_extract`
-strips tags from a bounded prefix in linear time; :func:`needs_isolation` is the cheap
-pre-check that sends risky pages to the killable child of ``bounded_extract``.
+strips tags from a bounded prefix in linear time. ``bounded`` runs :func:`extract_html` in a
+killable child process.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ __all__ = [
     "extract_html",
     "fallback_extract",
     "join_paragraphs",
-    "needs_isolation",
     "page_bytes_over",
 ]
 
@@ -66,7 +65,7 @@ def extract_html(html: str, url: str, config: ExtractConfig) -> Extracted:
         "extensive_search": config.extensive_date_search,
         "max_date": config.latest_date or date.today().isoformat(),
     }
-    lean = config.with_metadata and html_meta.AVAILABLE
+    lean = config.with_metadata and html_meta.available()
     metadata = None
     page = html
     if lean:  # title/author/date only (html_meta), then the text from the same parse
@@ -130,16 +129,3 @@ def fallback_extract(html: str, max_chars: int = 1_000_000) -> Extracted:
     return Extracted(
         join_paragraphs(text), (title or "").strip() or None, None, None, EXTRACTOR_FALLBACK
     )
-
-
-def needs_isolation(html: str, config: ExtractConfig) -> bool:
-    """Whether a page should run in the killable child under ``config.isolation``.
-
-    ``auto`` flags pages over ``isolate_above_chars`` characters or with more ``<`` than
-    ``isolate_above_tags``: trafilatura's time grows with the number of elements (measured
-    ~0.1-0.25 ms per element, superlinear for long runs of unclosed inline tags), while
-    nesting depth is harmless because libxml2 caps it at 256 without ``huge_tree``.
-    """
-    if config.isolation != "auto":
-        return config.isolation == "always"
-    return len(html) > config.isolate_above_chars or html.count("<") > config.isolate_above_tags

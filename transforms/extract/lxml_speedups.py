@@ -16,14 +16,19 @@ elements without the attribute), and gives the HTML parsers of trafilatura, html
 justext lxml's C-level class lookup with the same classes (``HtmlElement``, ``HtmlComment``,
 ...). The one difference is that ``<form>``, ``<input>``, ``<select>``, ``<textarea>`` and
 ``<label>`` become plain ``HtmlElement`` rather than lxml's form classes, whose extra methods
-(``.fields``, ``.value``) none of those libraries call. Measured on the speed benchmark's
-pages (CPU, best of 4): 50.0 ms/page before, 45.2 with (1), 42.7 with both;
-``tests/test_lxml_speedups.py`` checks that every extraction-dev and WARC page gives the same
-text and metadata either way.
+(``.fields``, ``.value``) none of those libraries call. Measured with
+``benchmarks/bench_speedups.py`` (436 extraction-dev pages, CPU, median of 5, trafilatura
+2.3): 49.3 ms/page stock, 44.8 with both (9 % less); ``tests/test_lxml_speedups.py`` checks
+that every extraction-dev and WARC page gives the same text and metadata either way.
 
 Why by hand: no library does this; the right place is trafilatura itself (an upstream patch).
 Only module-level XPath objects (alone or in lists) are rewritten; anything else
-is left as it is, and :func:`uninstall` puts every original back.
+is left as it is, and :func:`uninstall` puts every original back. :func:`install` does nothing
+(one log line) when trafilatura, htmldate or justext is not a version this was tested on
+(``version_guard``).
+
+Process-wide, so never a side effect of using the composites: ``BoundedExtractor(speedups=True)``
+(which ``pagestream run`` sets) installs them in its extraction child only.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from collections.abc import Callable
 
 import lxml.etree
 import lxml.html
+
+from pagestream.transforms import version_guard
 
 __all__ = ["guard_regex_tests", "install", "installed", "uninstall"]
 
@@ -151,9 +158,12 @@ def _install_lookups(modules: list) -> int:
 
 def install() -> int:
     """Applies both speed-ups to the trafilatura, htmldate and justext modules imported so far
-    (importing trafilatura first); returns how many objects were replaced. Idempotent."""
+    (importing trafilatura first); returns how many objects were replaced. Idempotent. On an
+    untested version of one of them, replaces nothing and returns 0 (one log line)."""
     import trafilatura  # noqa: F401 - its modules hold the expressions and parsers
 
+    if not version_guard.tested("lxml_speedups"):
+        return 0
     with _lock:
         if _installed[0]:
             return 0

@@ -2,24 +2,29 @@
 the fields pagestream does not keep.
 
 ``trafilatura.bare_extraction(with_metadata=True)`` runs ``extract_metadata``, which also
-extracts the site name, categories, tags and licence: 35-40 % of its time on the benchmark
-pages (~4 ms of ~13 ms per page), for fields no column holds. :func:`page_metadata` calls the
+extracts the site name, categories, tags and licence, for fields no column holds: skipping
+them saves 5.9 % of the extraction CPU per page (``benchmarks/bench_speedups.py``, 436
+extraction-dev pages, median of 5: 49.3 -> 46.4 ms/page). :func:`page_metadata` calls the
 same trafilatura and htmldate functions, in the same order and with the same fallbacks, for
 the three fields pagestream keeps, so the values are the ones ``extract_metadata`` gives
 (``tests/test_html_meta.py`` compares them page by page).
 
-Those functions are trafilatura internals; :data:`AVAILABLE` is False when an installed
-version lacks one, and ``html_text.extract_html`` then falls back to ``with_metadata=True``.
+Those functions are trafilatura internals: :func:`available` is False when the installed
+trafilatura or htmldate is not a version this was tested on (``version_guard``, one log line)
+or lacks one of them, and ``html.extract_html`` then uses ``with_metadata=True``.
 """
 
 from __future__ import annotations
 
+import functools
 from html import unescape
 from typing import NamedTuple
 
+from pagestream.transforms import version_guard
+
 __all__ = [
-    "AVAILABLE",
     "PageMetadata",
+    "available",
     "page_metadata",
 ]
 
@@ -34,9 +39,16 @@ try:
     )
     from trafilatura.utils import line_processing
 
-    AVAILABLE = True
+    _IMPORTED = True
 except ImportError:  # a trafilatura that moved or renamed them: use bare_extraction's path
-    AVAILABLE = False
+    _IMPORTED = False
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> bool:
+    """Whether :func:`page_metadata` may be used with the installed libraries (checked once)."""
+    return _IMPORTED and version_guard.tested("html_meta")
+
 
 #: ``Document.clean_and_trim``: longer strings are cut to this many characters plus "…".
 _MAX_CHARS = 10_000
