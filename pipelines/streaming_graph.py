@@ -53,7 +53,6 @@ from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     fingerprint_page,
-    near_match,
     signature_of,
 )
 from pagestream.transforms.dedup.mark import (
@@ -62,6 +61,7 @@ from pagestream.transforms.dedup.mark import (
     apply_mark,
     resolve_component,
 )
+from pagestream.transforms.dedup.minhash import near_match
 from pagestream.transforms.errors import dead_raw
 from pagestream.transforms.extract.composite import ExtractText, TextConfig
 from pagestream.transforms.language.detect import DetectLanguage, LanguageConfig

@@ -11,8 +11,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pagestream.schemas.records import Page, new_page
-from pagestream.transforms.dedup.fingerprint import DedupConfig, estimated_jaccard, minhash
+from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
+from pagestream.transforms.dedup.minhash import estimated_jaccard, minhash
 from pagestream.transforms.dedup.state import (
     WriteIndexSegment,
     begin_run,

@@ -1,6 +1,8 @@
 """Duplicate marking: ``MarkDuplicates`` (exact, URL, near and cross-run duplicates).
 
-- ``fingerprint``: content hash, normalised URL, MinHash and LSH band keys (pure functions);
+- ``fingerprint``: ``DedupConfig`` and a page's ``Fingerprint`` (``fingerprint_page``);
+- ``normalise``: normalised text, content hash, URL key, shingles (pure functions);
+- ``minhash``: MinHash signatures, LSH band keys, similarity estimates (pure functions);
 - ``mark``: the composite and the keep rule;
 - ``state``: the ``--state`` index of earlier runs (append-only segments).
 """

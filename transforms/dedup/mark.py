@@ -39,12 +39,10 @@ from pagestream.schemas.records import KIND_PAGE, Page
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
-    estimated_jaccard,
-    estimated_size,
     fingerprint_page,
-    near_match,
     signature_of,
 )
+from pagestream.transforms.dedup.minhash import estimated_jaccard, estimated_size, near_match
 from pagestream.transforms.dedup.state import other_runs, read_index_segment
 from pagestream.transforms.errors import dead_page
 

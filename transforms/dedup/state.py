@@ -36,9 +36,9 @@ from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
     Fingerprint,
     fingerprint_page,
-    fingerprint_tag,
     node_id,
 )
+from pagestream.transforms.dedup.minhash import fingerprint_tag
 
 __all__ = [
     "INDEX_SCHEMA",
