@@ -24,7 +24,7 @@ from pagestream.transforms.dedup.fingerprint import (
     fingerprint_page,
     signature_of,
 )
-from pagestream.transforms.dedup.mark import UNIQUE, apply_mark, resolve_component
+from pagestream.transforms.dedup.keep import UNIQUE, apply_mark, resolve_component
 from pagestream.transforms.dedup.minhash import near_match
 
 if TYPE_CHECKING:

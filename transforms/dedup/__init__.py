@@ -3,7 +3,8 @@
 - ``fingerprint``: ``DedupConfig`` and a page's ``Fingerprint`` (``fingerprint_page``);
 - ``normalise``: normalised text, content hash, URL key, shingles (pure functions);
 - ``minhash``: MinHash signatures, LSH band keys, similarity estimates (pure functions);
-- ``mark``: the composite and the keep rule;
+- ``keep``: candidate edges, components and the keep rule (pure functions);
+- ``mark``: the composite ``MarkDuplicates``;
 - ``state``: the ``--state`` index of earlier runs (append-only segments).
 """
 

@@ -272,7 +272,7 @@ def other_runs(state_dir: str, run_id: str) -> list[CommittedRun]:
 
     The backfill rule: a run dated before runs already committed (an older slot run late)
     still sees them; their pages are committed and never re-marked, so they stay kept and
-    this run's copies are marked duplicates of them (``mark.keep_order``).
+    this run's copies are marked duplicates of them (``keep.keep_order``).
     """
     return [r for r in committed_runs(state_dir) if r.run_id != run_id]
 
