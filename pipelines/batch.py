@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
+from pagestream.transforms.dedup import segments as dedup_segments
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
@@ -353,7 +354,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
         extra.append(
             pages
             | "WriteIndexSegment"
-            >> dedup_state.WriteIndexSegment(
+            >> dedup_segments.WriteIndexSegment(
                 options.state, options.run_id, plan.state_attempt, plan.dedup
             )
         )

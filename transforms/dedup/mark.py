@@ -47,7 +47,8 @@ from pagestream.transforms.dedup.keep import (
     group_edges,
     resolve_component,
 )
-from pagestream.transforms.dedup.state import other_runs, read_index_segment
+from pagestream.transforms.dedup.segments import read_index_segment
+from pagestream.transforms.dedup.state import other_runs
 from pagestream.transforms.errors import dead_page
 
 __all__ = ["MarkDuplicates"]
