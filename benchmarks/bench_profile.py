@@ -40,7 +40,7 @@ CATEGORIES = (
     ("extraction: decoding, head scans", ("ExtractFn.process", "extract_html")),
     ("site stats + line cleaning", ("site_stats", "clean_text", "FinishTextFn")),
     ("language", ("transforms/language",)),
-    ("dedup: fingerprints (MinHash)", ("transforms/fingerprint",)),
+    ("dedup: fingerprints (MinHash)", ("dedup/fingerprint", "dedup/minhash", "dedup/normalise")),
     ("dedup: grouping, union-find, marks", ("transforms/dedup",)),
     ("topics", ("transforms/topics",)),
     ("read (JSONL/WARC)", ("transforms/read", "warcio", "fastwarc")),

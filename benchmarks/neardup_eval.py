@@ -27,15 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pagestream.transforms.dedup.fingerprint import (
-    DedupConfig,
-    band_keys,
-    content_hash,
-    estimated_jaccard,
-    minhash,
-    normalise_url,
-    shingles,
-)
+from pagestream.transforms.dedup.fingerprint import DedupConfig
+from pagestream.transforms.dedup.minhash import band_keys, estimated_jaccard, minhash
+from pagestream.transforms.dedup.normalise import content_hash, normalise_url, shingles
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -446,7 +440,7 @@ def site_template(texts: list[str], rng: random.Random) -> str:
 def rule_grid(pairs, config: DedupConfig, grid) -> list[dict]:
     """Recall per edit and false positives per negative kind for each rule of ``grid``:
     ``(bands, rows, threshold, containment)`` (containment 0: Jaccard only)."""
-    from pagestream.transforms.dedup.fingerprint import near_match
+    from pagestream.transforms.dedup.minhash import near_match
 
     sigs = {}
 

@@ -190,7 +190,7 @@ def _plain(fragment: str) -> str:
 
 def _slot_coverage(baseline_text: str, replaced: Sequence[str]) -> tuple[float, tuple[int, ...]]:
     """``(coverage, extracted)`` of ``Template`` for slots holding the texts ``replaced``."""
-    from pagestream.transforms.dedup.fingerprint import shingles
+    from pagestream.transforms.dedup.normalise import shingles
 
     in_baseline = shingles(baseline_text, 5)
     slots = [shingles(text, 5) for text in replaced]

@@ -28,6 +28,7 @@ from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.progress_display import ProgressDisplay
 from pagestream.schemas.validation import one_line
 from pagestream.transforms import version_guard
+from pagestream.transforms.dedup import segments as dedup_segments
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
@@ -348,7 +349,7 @@ def build(pipeline: beam.Pipeline, plan: RunPlan):
         extra.append(
             pages
             | "WriteIndexSegment"
-            >> dedup_state.WriteIndexSegment(
+            >> dedup_segments.WriteIndexSegment(
                 options.state, options.run_id, plan.state_attempt, plan.dedup
             )
         )

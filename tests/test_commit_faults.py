@@ -361,7 +361,7 @@ def test_two_runs_of_one_run_id_at_once_commit_one_whole_input(fresh):
 def test_streaming_micro_batch_failing_before_its_manifest_is_retried_whole(fresh, monkeypatch):
     from pagestream.cli import _parser, sample_dir
     from pagestream.pipelines.options import parse_run_args
-    from pagestream.pipelines.streaming import StreamLoop
+    from pagestream.pipelines.streaming_loop import StreamLoop
 
     tmp, root, urls = fresh
     out, state, incoming = tmp / "out", tmp / "state", tmp / "incoming"
@@ -436,7 +436,7 @@ def test_a_second_streamer_on_the_same_output_is_refused(fresh):
     """Formerly: two streamers on the same directories ingested 60 rows twice."""
     from pagestream.cli import _parser, sample_dir
     from pagestream.pipelines.options import OptionsError, parse_run_args
-    from pagestream.pipelines.streaming import StreamLoop
+    from pagestream.pipelines.streaming_loop import StreamLoop
 
     tmp, _, _ = fresh
     (tmp / "incoming").mkdir()

@@ -11,22 +11,20 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED, Page, new_page
-from pagestream.transforms.dedup.fingerprint import (
-    DedupConfig,
-    Fingerprint,
-    estimated_containment,
-    estimated_jaccard,
-    estimated_size,
-    fingerprint_page,
-    minhash,
-    near_match,
-)
-from pagestream.transforms.dedup.mark import (
-    MarkDuplicates,
+from pagestream.transforms.dedup.fingerprint import DedupConfig, Fingerprint, fingerprint_page
+from pagestream.transforms.dedup.keep import (
     bucket_edges,
     connected_components,
     group_edges,
     resolve_component,
+)
+from pagestream.transforms.dedup.mark import MarkDuplicates
+from pagestream.transforms.dedup.minhash import (
+    estimated_containment,
+    estimated_jaccard,
+    estimated_size,
+    minhash,
+    near_match,
 )
 
 CONFIG = DedupConfig(threshold=0.7)

@@ -11,16 +11,16 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pagestream.schemas.records import Page, new_page
-from pagestream.transforms.dedup.fingerprint import DedupConfig, estimated_jaccard, minhash
+from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.dedup.mark import MarkDuplicates
+from pagestream.transforms.dedup.minhash import estimated_jaccard, minhash
+from pagestream.transforms.dedup.segments import WriteIndexSegment, read_index_segment
 from pagestream.transforms.dedup.state import (
-    WriteIndexSegment,
     begin_run,
     commit_run,
     committed_runs,
     earlier_runs,
     earlier_segments,
-    read_index_segment,
 )
 
 CONFIG = DedupConfig(threshold=0.7, index_shards=2)

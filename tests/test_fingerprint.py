@@ -12,19 +12,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pagestream.transforms.dedup.fingerprint import (
-    _NON_WORD,
     DedupConfig,
     Fingerprint,
-    band_keys,
-    content_hash,
-    estimated_jaccard,
     fingerprint_page,
-    fingerprint_tag,
     lsh_params,
+)
+from pagestream.transforms.dedup.minhash import (
+    band_keys,
+    estimated_jaccard,
+    fingerprint_tag,
     minhash,
+    shingle_hashes,
+)
+from pagestream.transforms.dedup.normalise import (
+    _NON_WORD,
+    content_hash,
     normalise_text,
     normalise_url,
-    shingle_hashes,
     shingles,
     tokens,
 )
@@ -208,7 +212,7 @@ def test_config_validation_names_the_field(kwargs, field):
 def test_permutations_are_datasketchs_affine32(num_perm, seed):
     from datasketch import MinHash
 
-    from pagestream.transforms.dedup.fingerprint import _permutations
+    from pagestream.transforms.dedup.minhash import _permutations
 
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     ours = _permutations(num_perm, seed)

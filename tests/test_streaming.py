@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pagestream.pipelines.ledger import read_ledger, stable_files
-from pagestream.pipelines.streaming import micro_batch_id, reconcile
+from pagestream.pipelines.streaming_recovery import micro_batch_id, reconcile
 from pagestream.query import connect
 from pagestream.transforms.dedup import state as dedup_state
 

@@ -17,13 +17,8 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to_per_window
 from apache_beam.transforms.window import IntervalWindow, TimestampedValue
 
-from pagestream.pipelines.streaming_graph import (
-    ProcessStream,
-    StreamConfig,
-    free_run_id,
-    message_records,
-    window_run_id,
-)
+from pagestream.pipelines.streaming_graph import ProcessStream, StreamConfig, message_records
+from pagestream.pipelines.streaming_runs import free_run_id, window_run_id
 from pagestream.query import connect
 from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
 

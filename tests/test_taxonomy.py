@@ -1,4 +1,4 @@
-"""Tests of transforms/taxonomy.py matching: the indexed lexicon lookup equals the plain one.
+"""Tests of transforms/topics/lexicon.py matching: the indexed lexicon lookup equals the plain one.
 
 ``_reference_token`` and ``_reference_count`` are the matching and counting as first written
 (every affix size tried, ``_best_per_label`` always, PyStemmer with its word cache); the
@@ -15,8 +15,8 @@ import pytest
 import snowballstemmer
 
 from pagestream.transforms.topics import tag as topics
-from pagestream.transforms.topics import taxonomy
-from pagestream.transforms.topics.taxonomy import _TOKEN_RE, load_taxonomy
+from pagestream.transforms.topics.lexicon import _STEMMERS, _TOKEN_RE, _best_per_label
+from pagestream.transforms.topics.taxonomy import load_taxonomy
 
 # Affixes of several sizes sharing heads and tails, for one or several labels, with equal
 # weights (the first match of a label's best weight is kept, so the order must hold); an
@@ -59,7 +59,7 @@ def _reference_token(lexicon, stem, token):
     for size in lexicon.suffix_sizes:
         found += lexicon.suffixes.get(token[-size:], ())
         found += lexicon.suffixes.get(stem[-size:], ())
-    return stem, taxonomy._best_per_label(found), lexicon.phrases.get(stem, ())
+    return stem, _best_per_label(found), lexicon.phrases.get(stem, ())
 
 
 def _reference_lookup(lexicon, stem, chunk):
@@ -85,7 +85,7 @@ def _reference_count(text, lexicon, stem, factor, counts):
 
 
 def _stemmer(language):
-    name = taxonomy._STEMMERS.get(language)
+    name = _STEMMERS.get(language)
     return snowballstemmer.stemmer(name).stemWord if name else str
 
 

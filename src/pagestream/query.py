@@ -18,7 +18,8 @@ are refused with :class:`UsageError` (exit status 2). Remote outputs could work 
 through DuckDB's ``httpfs`` extension (``INSTALL httpfs``, credentials via ``CREATE SECRET``),
 which is downloaded on first use: pagestream makes no network call, so it does not do this.
 
-How results print (``table``, ``csv``, ``json``) is in :mod:`pagestream.query_output`.
+How results print (``table``, ``csv``, ``json``) is in :mod:`pagestream.query_output`; how the
+table views read the listed Parquet files is in :mod:`pagestream.query_views`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,11 +36,11 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import duckdb
-import pyarrow as pa
 
 from pagestream.query_files import check_listed_files, table_sources
 from pagestream.query_output import FORMATS, rows, write_result
 from pagestream.query_runs import create_runs_view as _create_runs_view
+from pagestream.query_views import _create_table_view, _existing_files, _sql_string
 
 __all__ = [
     "FORMATS",
@@ -185,17 +185,6 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[list[str]]:
-    """The listed files, in groups of one schema version, newest version first."""
-    groups: dict[str, dict[str, None]] = {}
-    for run in runs:
-        version = str(run.data.get("schema_version") or "0")
-        for rel in run.files(table):
-            groups.setdefault(version, {}).setdefault(str(root / rel))
-    order = sorted(groups, key=lambda v: (len(v), v), reverse=True)  # "10" > "9" > "1" > "0"
-    return [list(groups[v]) for v in order]
-
-
 def committed_files(
     out_dir: str | Path, table: str = "pages", run_id: str | None = None
 ) -> list[str]:
@@ -221,57 +210,6 @@ def committed_files(
         )
     check_listed_files(root, sources)
     return [str(root / rel) for run in sources for rel in run.files(table)]
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _create_table_view(
-    con: duckdb.DuckDBPyConnection, table: str, groups: list[list[str]], kind: str = ""
-) -> None:
-    """One ``read_parquet`` per schema version, combined by column name.
-
-    Files of one schema version share one column layout, so within a group DuckDB reads
-    footers lazily (only the files a query's partition filter keeps). ``union_by_name=true``
-    over all files would do the same job but reads every footer on every query: 15x slower
-    on 2,000 files (0.06 s -> 0.9 s for a one-partition query). ``UNION ALL BY NAME`` gives
-    older versions NULL for the columns they lack, as ``union_by_name`` would.
-    """
-    kind = kind or table
-    if not groups:
-        con.register(f"_empty_{table}", _empty_table(kind))
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM _empty_{table}")
-        return
-    options = "union_by_name = false"
-    if kind == "pages":
-        options += (
-            ", hive_partitioning = true,"
-            " hive_types = {'crawl_date': DATE, 'language': VARCHAR}, hive_types_autocast = false"
-        )
-    scans = [
-        f"SELECT * FROM read_parquet([{', '.join(_sql_string(f) for f in files)}], {options})"
-        for files in groups
-    ]
-    con.execute(f"CREATE VIEW {table} AS " + " UNION ALL BY NAME ".join(scans))
-
-
-def _empty_table(table: str) -> pa.Table:
-    # Imported here: pagestream.schemas pulls in Apache Beam (records), which costs a second or
-    # two of start-up that a query over existing files does not otherwise need.
-    from pagestream.schemas.arrow import (
-        DEAD_LETTER_SCHEMA,
-        PAGES_PARTITIONING,
-        PAGES_SCHEMA,
-        REJECTED_SCHEMA,
-    )
-
-    schema = {
-        "pages": pa.schema(list(PAGES_SCHEMA) + list(PAGES_PARTITIONING)),
-        "rejected": REJECTED_SCHEMA,
-        "dead_letter": DEAD_LETTER_SCHEMA,
-    }[table]
-    return schema.empty_table()
 
 
 def _first_line(exc: BaseException) -> str:

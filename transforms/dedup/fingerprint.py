@@ -1,73 +1,38 @@
-"""Fingerprints for duplicate detection: content hash, normalised URL, MinHash and LSH band keys.
+"""A page's fingerprint (``Fingerprint``, ``fingerprint_page``) and its ``DedupConfig``.
 
-Pure functions only; ``MarkDuplicates`` (``dedup.py``) wires them into the graph and
-``dedup_state.py`` stores them across runs.
-
-Guarantees:
-
-* ``content_hash(a) == content_hash(b)`` whenever ``normalise_text(a) == normalise_text(b)``
-  (NFKC, case fold, punctuation and whitespace collapsed).
-* ``minhash`` is deterministic for a given ``DedupConfig`` on every machine and Python version
-  (xxhash of the shingle, datasketch's ``affine32`` permutations from ``config.seed``).
-* Signatures and band keys are only comparable between equal ``fingerprint_tag(config)``; band keys
-  embed the tag so keys of different configurations never collide.
+``MarkDuplicates`` (``mark.py``) wires fingerprints into the graph and ``state.py`` stores them
+across runs. The pieces are pure functions: ``normalise.py`` (content hash, URL key, shingles)
+and ``minhash.py`` (MinHash, LSH band keys, similarity estimates).
 """
 
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apache_beam as beam
 import numpy as np
-import regex
-import xxhash
 
 from pagestream.schemas.validation import NEAR_DUP_THRESHOLD, Number, check_fields, fail, setting
+from pagestream.transforms.dedup.minhash import _hashes_of_lines, _signature, band_keys, minhash
+from pagestream.transforms.dedup.normalise import (
+    _digest,
+    _fold,
+    _line_text,
+    content_hash,
+    normalise_url,
+)
 
 __all__ = [
     "DedupConfig",
     "Fingerprint",
-    "band_keys",
-    "content_hash",
-    "estimated_containment",
-    "estimated_jaccard",
-    "estimated_size",
     "fingerprint_page",
-    "fingerprint_tag",
     "lsh_params",
-    "minhash",
-    "near_match",
     "node_id",
-    "normalise_text",
-    "normalise_url",
-    "shingle_hashes",
-    "shingles",
     "signature_of",
-    "tokens",
 ]
-
-#: Bump when tokenisation/shingling changes: old --state signatures then stop matching.
-FINGERPRINT_VERSION = 1
-
-# `regex` (not `re`) because `re`'s \w drops combining marks (Devanagari vowel signs, ...),
-# which would cut words of many scripts into pieces.
-_NON_WORD = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
-_NON_WORD_BUT_NEWLINE = regex.compile(r"[^\p{L}\p{N}\p{M}\n]+")
-# Scripts written without spaces between words are shingled per character.
-_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_TOKEN = regex.compile(rf"[{_UNSPACED}]|[^\s{_UNSPACED}]+")
-
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-# Query parameters that only track the visitor; conservative: only well-known names.
-_TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid"}
-    | {"igshid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id"}
-)
 
 
 @functools.lru_cache(maxsize=64)
@@ -155,259 +120,6 @@ class DedupConfig:
                 f"at most num_perm ({self.num_perm})",
                 f"{self.bands}*{self.rows}",
             )
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def normalise_text(text: str) -> str:
-    """NFKC, case-folded, every run of punctuation/symbols/whitespace turned into one space."""
-    return _NON_WORD.sub(" ", _fold(text)).strip()
-
-
-def content_hash(text: str) -> str:
-    """128-bit xxh3 hex digest of ``normalise_text(text)``: equal normalised text, equal hash."""
-    return _digest(normalise_text(text))
-
-
-def _digest(normalised: str) -> str:
-    return xxhash.xxh3_128_hexdigest(normalised.encode("utf-8"))
-
-
-def normalise_url(url: str) -> str:
-    """A URL key for "same page": equal keys mean the same resource for every usual site.
-
-    Drops the scheme (http/https), a leading ``www.``, default ports, user info, the fragment,
-    tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ...) and one trailing slash of the
-    path; lower-cases the host; sorts the query. Path case and other parameters are kept
-    (conservative: they can name different pages). Strings that are not ``scheme://host`` URLs
-    are returned stripped and otherwise unchanged. Never raises.
-    """
-    raw = url.strip()
-    try:
-        parts = urlsplit(raw)
-        host = (parts.hostname or "").rstrip(".")
-        if not parts.scheme or not host:
-            return raw
-        port = parts.port
-    except ValueError:
-        return raw
-    host = host.removeprefix("www.")
-    host = f"[{host}]" if ":" in host else host  # IPv6 literal
-    if port is not None and str(port) != _DEFAULT_PORTS.get(parts.scheme.lower()):
-        host = f"{host}:{port}"
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
-    )
-    path = parts.path if parts.path != "/" else ""
-    path = path[:-1] if path.endswith("/") else path
-    return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
-
-
-def tokens(text: str) -> list[str]:
-    """Word tokens of normalised text; characters of unspaced scripts (Han, Kana, Thai...)."""
-    return _split_tokens(normalise_text(text))
-
-
-def _split_tokens(normalised: str) -> list[str]:
-    # Fast path: every unspaced script starts at or above U+0E00 (Thai).
-    if not normalised or max(normalised) < "\u0e00":
-        return normalised.split()
-    return _TOKEN.findall(normalised)
-
-
-def _line_text(folded: str) -> str:
-    """Word characters, spaces (for each other run) and "\\n" (for each line break)."""
-    return _NON_WORD_BUT_NEWLINE.sub(" ", "\n".join(folded.splitlines()))
-
-
-def _kept_lines(line_text: str, min_line_words: int) -> list[list[str]]:
-    lines = [t for t in map(_split_tokens, line_text.split("\n")) if t]
-    kept = [t for t in lines if len(t) >= max(min_line_words, 1)]
-    if not kept and lines:
-        kept = [[tok for line in lines for tok in line]]
-    return kept
-
-
-def shingles(text: str, n: int, min_line_words: int = 0) -> set[str]:
-    """Word ``n``-grams of each line of ``text`` (shingles never span lines).
-
-    Lines with fewer than ``min_line_words`` tokens are skipped, so short boilerplate lines
-    (menus, "Read more", copyright) do not make different pages look alike; if that skips every
-    line, the whole text is shingled as one line. A kept line of at most ``n`` tokens is one
-    shingle. This is the reference definition; ``minhash`` hashes the same set without building
-    the strings.
-    """
-    out: set[str] = set()
-    for toks in _kept_lines(_line_text(_fold(text)), min_line_words):
-        if len(toks) <= n:
-            out.add(" ".join(toks))
-        else:
-            out.update(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
-    return out
-
-
-_MIX = np.random.default_rng(0x5EED).integers(0, 2**63, 16, dtype=np.uint64) * np.uint64(2) + 1
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
-
-
-def shingle_hashes(text: str, n: int, min_line_words: int = 0) -> np.ndarray:
-    """Sorted unique 32-bit hashes of ``shingles(text, n, min_line_words)`` (as ``uint64``).
-
-    Vectorised by hand (numpy) rather than hashing each joined shingle string: tokens are
-    hashed once (xxh3), each window is an odd-multiplier combination of its token hashes,
-    finished with the MurmurHash3 mixer. Measured (``benchmarks/neardup_eval.py``): ~1.9 CPU
-    ms/page for ``minhash`` on 900-word articles vs ~2.9 with string shingles through
-    datasketch's per-value ``update_batch``; tokenising is most of the remaining cost.
-    """
-    return _hashes_of_lines(_line_text(_fold(text)), n, min_line_words)
-
-
-def _hashes_of_lines(line_text: str, n: int, min_line_words: int) -> np.ndarray:
-    kept = _kept_lines(line_text, min_line_words)
-    if not kept:
-        return np.zeros(0, dtype=np.uint64)
-    flat = [t for line in kept for t in line]
-    hashed = {t: xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in dict.fromkeys(flat)}
-    tok = np.fromiter(map(hashed.__getitem__, flat), np.uint64, len(flat))
-    lengths = np.fromiter(map(len, kept), dtype=np.intp, count=len(kept))
-    ends = np.cumsum(lengths)
-    parts = []
-    if len(tok) >= n:
-        width = len(tok) - n + 1
-        acc = np.zeros(width, dtype=np.uint64)
-        for k in range(n):
-            acc += tok[k : k + width] * _MIX[k]
-        line_end = np.repeat(ends, lengths)[:width]  # end of the line each window starts in
-        parts.append(acc[np.arange(width) + n <= line_end])
-    for end, length in zip(ends, lengths, strict=True):
-        if length < n:  # a whole short line is one shingle
-            parts.append(np.array([(tok[end - length : end] * _MIX[:length]).sum()]))
-    hashes = _fmix64(np.concatenate(parts).astype(np.uint64)) >> np.uint64(32)
-    return np.unique(hashes)
-
-
-@functools.lru_cache(maxsize=8)
-def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's ``affine32`` permutation parameters (``MinHash(num_perm, seed,
-    scheme="affine32").permutations``): odd ``a`` and any ``b``, drawn in that order from
-    ``numpy.random.RandomState(seed)``. Written out rather than imported because importing
-    datasketch loads scipy (0.8 s in every worker); ``tests/test_fingerprint.py`` checks the
-    values against datasketch's."""
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return a, b
-
-
-def minhash(text: str, config: DedupConfig) -> np.ndarray:
-    """MinHash signature (``uint32[num_perm]``) of ``shingles(text[:max_chars])``.
-
-    Permutations are datasketch's ``affine32`` scheme (``a * h + b mod 2**32``, parameters from
-    ``config.seed``) applied to all shingle hashes at once. An empty array when the text has no
-    words: such pages are never near duplicates of anything (``estimated_jaccard`` gives 0.0).
-    """
-    hashes = shingle_hashes(text[: config.max_chars], config.shingle_size, config.min_line_words)
-    return _signature(hashes, config)
-
-
-def _signature(hashes: np.ndarray, config: DedupConfig) -> np.ndarray:
-    if len(hashes) == 0:
-        return np.zeros(0, dtype=np.uint32)
-    a, b = _permutations(config.num_perm, config.seed)
-    signature = np.full(config.num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-    for chunk in range(0, len(hashes), 4096):  # bounds the temporary matrix to 2 MB
-        h = hashes[chunk : chunk + 4096].astype(np.uint32)[:, None]
-        np.minimum(signature, (h * a + b).min(axis=0), out=signature)
-    return signature
-
-
-def fingerprint_tag(config: DedupConfig) -> str:
-    """Short id of everything that makes signatures and band keys comparable."""
-    spec = (
-        f"v{FINGERPRINT_VERSION}/{config.num_perm}/{config.seed}/{config.shingle_size}/"
-        f"{config.min_line_words}/{config.max_chars}/{config.bands}x{config.rows}"
-    )
-    return xxhash.xxh32_hexdigest(spec.encode("utf-8"))
-
-
-def band_keys(signature: np.ndarray, config: DedupConfig) -> list[str]:
-    """One LSH key per band, ``"<tag>:<band>:<hash of the band's rows>"``; none if empty."""
-    if len(signature) != config.num_perm:
-        return []
-    tag = fingerprint_tag(config)
-    sig = np.ascontiguousarray(signature, dtype="<u4")
-    r = config.rows
-    return [
-        f"{tag}:{b}:{xxhash.xxh3_64_hexdigest(sig[b * r : (b + 1) * r].tobytes())}"
-        for b in range(config.bands)
-    ]
-
-
-def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of equal MinHash values; 0.0 if either is empty or their lengths differ."""
-    if len(a) == 0 or len(a) != len(b):
-        return 0.0
-    return float(np.count_nonzero(np.asarray(a) == np.asarray(b))) / len(a)
-
-
-def estimated_size(signature: np.ndarray) -> float:
-    """Number of distinct shingles, estimated from the signature alone (0.0 if empty).
-
-    Each MinHash value is the minimum of ``n`` (nearly) uniform 32-bit values, so
-    ``(k - 1) / sum(value / 2**32)`` estimates ``n`` (relative error ~ ``1 / sqrt(k)``, 9 % at
-    128 permutations). Needs nothing but the signature, so pages of earlier runs (``--state``
-    stores signatures) get the same estimate as this run's.
-    """
-    k = len(signature)
-    if k < 2:
-        return 0.0
-    total = float(np.asarray(signature, dtype=np.float64).sum()) / 2.0**32
-    return (k - 1) / total if total > 0 else float("inf")
-
-
-def estimated_containment(a: np.ndarray, b: np.ndarray, jaccard: float | None = None) -> float:
-    """Estimated share of the smaller shingle set that is in the other one (0.0 if empty).
-
-    ``|A & B| = J * (|A| + |B|) / (1 + J)``, with the sizes from ``estimated_size``: a copy
-    cut short or missing a paragraph is contained in the original although their Jaccard is low.
-    """
-    j = estimated_jaccard(a, b) if jaccard is None else jaccard
-    if j <= 0.0:
-        return 0.0
-    size_a, size_b = estimated_size(a), estimated_size(b)
-    smaller = min(size_a, size_b)
-    if smaller <= 0.0:
-        return 0.0
-    return min(1.0, j * (size_a + size_b) / (1.0 + j) / smaller)
-
-
-def near_match(a: np.ndarray, b: np.ndarray, config: DedupConfig) -> tuple[bool, float]:
-    """``(near duplicates?, estimated Jaccard)`` of two signatures under ``config``.
-
-    Near duplicates: estimated Jaccard ``>= config.threshold``, or (``config.containment > 0``)
-    the smaller page has at least ``config.min_contained`` shingles, the Jaccard is at least
-    ``config.containment_min_jaccard`` and the estimated containment is
-    ``>= config.containment``.
-    """
-    j = estimated_jaccard(a, b)
-    if j >= config.threshold:
-        return True, j
-    if not config.containment or j < config.containment_min_jaccard:
-        return False, j
-    if min(estimated_size(a), estimated_size(b)) < config.min_contained:
-        return False, j
-    return estimated_containment(a, b, j) >= config.containment, j
 
 
 class Fingerprint(NamedTuple):

@@ -14,6 +14,8 @@ step leaves the index agreeing with what ``pagestream query`` sees. Segments hol
 *kept* (``unique``) pages: later runs can only point at kept pages (``mark.py``), so
 duplicates need no index rows. A run dedups against every other committed run
 (``other_runs``), older slots run late included.
+
+The segment files themselves (schema, reading, ``WriteIndexSegment``) are in ``segments.py``.
 """
 
 from __future__ import annotations
@@ -22,53 +24,21 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
 from typing import NamedTuple
 
-import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
-import xxhash
 from apache_beam.io.filesystems import FileSystems
 
-from pagestream.schemas.records import KIND_PAGE
-from pagestream.transforms.dedup.fingerprint import (
-    DedupConfig,
-    Fingerprint,
-    fingerprint_page,
-    fingerprint_tag,
-    node_id,
-)
-
 __all__ = [
-    "INDEX_SCHEMA",
     "CommittedRun",
     "StateCommit",
     "StateError",
     "other_runs",
-    "WriteIndexSegment",
     "begin_run",
     "commit_run",
     "committed_runs",
     "earlier_runs",
     "earlier_segments",
-    "index_table",
-    "read_index_segment",
 ]
-
-INDEX_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source", pa.string()),
-        ("run_id", pa.string()),
-        ("fetch_time", pa.int64()),  # microseconds since the epoch, as in Page
-        ("content_hash", pa.string()),
-        ("norm_url", pa.string()),
-        ("signature", pa.binary()),  # little-endian uint32[num_perm]
-        ("band_keys", pa.list_(pa.string())),
-        ("fingerprint_tag", pa.string()),
-    ]
-)
 
 
 class StateError(ValueError):
@@ -272,7 +242,7 @@ def other_runs(state_dir: str, run_id: str) -> list[CommittedRun]:
 
     The backfill rule: a run dated before runs already committed (an older slot run late)
     still sees them; their pages are committed and never re-marked, so they stay kept and
-    this run's copies are marked duplicates of them (``mark.keep_order``).
+    this run's copies are marked duplicates of them (``keep.keep_order``).
     """
     return [r for r in committed_runs(state_dir) if r.run_id != run_id]
 
@@ -280,85 +250,3 @@ def other_runs(state_dir: str, run_id: str) -> list[CommittedRun]:
 def earlier_segments(state_dir: str, run_id: str, logical_date: str) -> list[str]:
     """The committed segment files of the runs ordered before this one, in run order."""
     return [path for run in earlier_runs(state_dir, run_id, logical_date) for path in run.files]
-
-
-def read_index_segment(path: str, logical_date: str, config: DedupConfig) -> list[Fingerprint]:
-    """The kept pages stored in one segment file, as ``Fingerprint(current=False)``.
-
-    Signatures and band keys written with another fingerprint configuration are dropped
-    (they are not comparable); such pages still match by content hash and URL.
-    """
-    with FileSystems.open(path) as f:
-        data = pa.BufferReader(f.read())
-    try:
-        table = pq.read_table(data)
-    except Exception as exc:
-        raise StateError(f"--state: unreadable index segment {path} ({exc})") from None
-    if not table.schema.remove_metadata().equals(INDEX_SCHEMA):
-        raise StateError(f"--state: {path} is not an index segment; move it away")
-    tag = fingerprint_tag(config)
-    out = []
-    for row in table.to_pylist():
-        same = row["fingerprint_tag"] == tag
-        out.append(
-            Fingerprint(
-                node=node_id(row["run_id"], row["doc_id"], row["source"]),
-                doc_id=row["doc_id"],
-                source=row["source"],
-                run_id=row["run_id"],
-                logical_date=logical_date,
-                fetch_time=row["fetch_time"],
-                content_hash=row["content_hash"],
-                norm_url=row["norm_url"],
-                signature=row["signature"] if same else b"",
-                band_keys=row["band_keys"] if same else [],
-                current=False,
-            )
-        )
-    return out
-
-
-def index_table(fingerprints: Sequence[Fingerprint], tag: str) -> pa.Table:
-    """The segment table of ``fingerprints``, rows sorted by node (deterministic files)."""
-    rows = sorted(fingerprints, key=lambda fp: fp.node)
-    columns = {name: [getattr(fp, name) for fp in rows] for name in INDEX_SCHEMA.names[:-1]}
-    columns["band_keys"] = [list(fp.band_keys) for fp in rows]
-    columns["fingerprint_tag"] = [tag] * len(rows)
-    return pa.Table.from_pydict(columns, schema=INDEX_SCHEMA)
-
-
-def _write_shard(element, directory: str, shards: int, tag: str) -> str:
-    shard, fingerprints = element
-    path = FileSystems.join(directory, f"part-{shard:05d}-of-{shards:05d}.parquet")
-    with FileSystems.create(path) as f:
-        pq.write_table(index_table(list(fingerprints), tag), f, compression="zstd")
-    return path
-
-
-class WriteIndexSegment(beam.PTransform):
-    """``PCollection[Page]`` (after ``MarkDuplicates``) -> ``PCollection[str]`` written paths.
-
-    Writes the kept pages (``kind == "page"``, ``dup_status == "unique"``) of this run to
-    ``STATE/index/run_id=<run_id>/attempt=<attempt>/``, hashed by record into at most
-    ``config.index_shards`` files; the same input gives the same rows in the same files.
-    Nothing becomes visible to other runs before ``commit_run``.
-    """
-
-    def __init__(self, state_dir: str, run_id: str, attempt: str, config: DedupConfig) -> None:
-        super().__init__()
-        _check_run_id(run_id)
-        self._dir = _attempt_dir(state_dir, run_id, attempt)
-        self._config = config
-
-    def expand(self, pages):
-        config, directory = self._config, self._dir
-        shards, tag = config.index_shards, fingerprint_tag(config)
-        return (
-            pages
-            | "Kept" >> beam.Filter(lambda p: p.kind == KIND_PAGE and p.dup_status == "unique")
-            | "Fingerprint" >> beam.Map(lambda p: fingerprint_page(p, config, ""))
-            | "Shard"
-            >> beam.Map(lambda fp: (xxhash.xxh3_64_intdigest(fp.node.encode()) % shards, fp))
-            | "GroupShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.Map(_write_shard, directory, shards, tag)
-        )

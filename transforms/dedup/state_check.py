@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pagestream.transforms.dedup.state import INDEX_SCHEMA, StateError, _match, committed_runs
+from pagestream.transforms.dedup.segments import INDEX_SCHEMA
+from pagestream.transforms.dedup.state import StateError, _match, committed_runs
 
 __all__ = ["check_state"]
 

@@ -1,7 +1,8 @@
 """Topic tagging with weighted keyword lexicons: ``TagTopics``.
 
-- ``taxonomy``: the taxonomy file format, its validation, compiled lexicons (``data/``: the
-  default taxonomy);
+- ``taxonomy``: the taxonomy file format, its validation and loading (``data/``: the default
+  taxonomy);
+- ``lexicon``: the compiled per-language lexicons and their term matching;
 - ``tag``: the composite, ``score_topics`` and ``explain_topics``.
 """
 

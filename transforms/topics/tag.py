@@ -30,7 +30,8 @@ import apache_beam as beam
 from pagestream.schemas.records import KIND_PAGE, Page
 from pagestream.schemas.validation import Number, check_fields, fail, setting
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.topics.taxonomy import Taxonomy, _Lexicon, load_taxonomy
+from pagestream.transforms.topics.lexicon import _Lexicon
+from pagestream.transforms.topics.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
     "LENGTH_SMOOTHING",
