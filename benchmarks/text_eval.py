@@ -35,9 +35,9 @@ from pathlib import Path
 from babel.dates import format_date
 
 from pagestream.transforms.clean.metadata import text_metadata
-from pagestream.transforms.clean.scripts import han_or_kana, strip_terminal, word_count
 from pagestream.transforms.clean.sites import line_keys
 from pagestream.transforms.clean.text import clean_text
+from pagestream.transforms.scripts import han_or_kana, strip_terminal, word_count
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _BABEL_LOCALE = {"no": "nb", "tl": "fil", "zh": "zh_Hans"}

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from pagestream.transforms.clean.scripts import (
+from pagestream.transforms.clean.sites import line_key
+from pagestream.transforms.clean.text import clean_text
+from pagestream.transforms.scripts import (
     ends_sentence,
     han_or_kana,
     strip_terminal,
     unpunctuated_script,
     word_count,
 )
-from pagestream.transforms.clean.sites import line_key
-from pagestream.transforms.clean.text import clean_text
 
 # (family, body sentence): one line each, as scraped.
 SENTENCES = [

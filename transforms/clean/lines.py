@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pagestream.schemas.validation import Number, check_fields, setting
-from pagestream.transforms.clean.scripts import (
+from pagestream.transforms.scripts import (
     ends_sentence,
     han_or_kana,
     unpunctuated_script,

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from pagestream.transforms.clean.lines import CleanTextConfig, _Line
-from pagestream.transforms.clean.scripts import han_or_kana
+from pagestream.transforms.scripts import han_or_kana
 
 __all__: list[str] = []  # internal to clean_text.py: rule tables and line predicates
 

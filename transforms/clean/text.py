@@ -61,11 +61,11 @@ from pagestream.transforms.clean.rules import (
     _other_script,
     _speaks_to_reader,
 )
-from pagestream.transforms.clean.scripts import han_or_kana
 from pagestream.transforms.clean.sites import (
     _logical_line_key,
     _repeat_candidate,
 )
+from pagestream.transforms.scripts import han_or_kana
 
 __all__ = [
     "CleanResult",

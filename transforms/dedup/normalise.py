@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import regex
 import xxhash
 
+from pagestream.transforms.scripts import UNSPACED
+
 __all__ = ["content_hash", "normalise_text", "normalise_url", "shingles", "tokens"]
 
 # `regex` (not `re`) because `re`'s \w drops combining marks (Devanagari vowel signs, ...),
@@ -20,8 +22,7 @@ __all__ = ["content_hash", "normalise_text", "normalise_url", "shingles", "token
 _NON_WORD = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
 _NON_WORD_BUT_NEWLINE = regex.compile(r"[^\p{L}\p{N}\p{M}\n]+")
 # Scripts written without spaces between words are shingled per character.
-_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_TOKEN = regex.compile(rf"[{_UNSPACED}]|[^\s{_UNSPACED}]+")
+_TOKEN = regex.compile(rf"[{UNSPACED}]|[^\s{UNSPACED}]+")
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Query parameters that only track the visitor; conservative: only well-known names.

@@ -28,7 +28,6 @@ from pagestream.schemas.validation import MIN_WORDS, Choice, check_fields, setti
 from pagestream.transforms.clean.lines import CleanTextConfig
 from pagestream.transforms.clean.modes import DEFAULT_TEXT_CLEANING, TEXT_CLEANING_MODES
 from pagestream.transforms.clean.plain import clean_plain_text
-from pagestream.transforms.clean.scripts import word_count as script_word_count
 from pagestream.transforms.clean.site_stats import SITE_MIN_PAGES, SiteStats
 from pagestream.transforms.clean.sites import registered_domain, site_of
 from pagestream.transforms.clean.text import remove_repeated_lines
@@ -43,6 +42,7 @@ from pagestream.transforms.extract.config import (
 )
 from pagestream.transforms.extract.html import extract_html, page_bytes_over
 from pagestream.transforms.read.html_head import html_lang
+from pagestream.transforms.scripts import word_count as script_word_count
 from pagestream.transforms.write.progress import Heartbeat
 
 __all__ = [
@@ -87,7 +87,7 @@ def doc_id(url: str, text: str) -> str:
 
 def word_count(text: str) -> int:
     """Whitespace-separated words; one per Han or kana character; one per 4 characters of a
-    Thai, Lao, Khmer or Myanmar run (scripts without spaces: ``clean.scripts.word_count``)."""
+    Thai, Lao, Khmer or Myanmar run (scripts without spaces: ``transforms.scripts.word_count``)."""
     return script_word_count(text)
 
 

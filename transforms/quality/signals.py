@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import regex
 
+from pagestream.transforms.scripts import UNSPACED
+
 __all__ = [
     "DUP_NGRAMS",
     "GOPHER_STOP_WORDS",
@@ -49,7 +51,7 @@ DUP_NGRAMS = (5, 6, 7, 8, 9, 10)
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
 #: Scripts written without spaces between words: each character is one word.
-_UNSPACED_CHAR = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+_UNSPACED_CHAR = UNSPACED
 #: A word: one character of a script without spaces with its combining marks (Thai vowel
 #: signs) and the punctuation after it (as "word," is one whitespace token), or a run of
 #: other non-space characters.

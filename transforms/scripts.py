@@ -1,4 +1,11 @@
-"""What a sentence end and a word are, in every script: the script-aware parts of the line rules.
+"""What a sentence end and a word are, in every script: the one script helper of pagestream.
+
+The line rules (``clean``), the word counts (``min_words``), the shingles of duplicate detection
+(``dedup.normalise``) and the quality signals (``quality.signals``) all take the scripts written
+without spaces from here (``PER_CHARACTER``, ``UNSPACED_RUNS``, ``UNSPACED``). What they do with
+them differs on purpose: a word count estimates words (a Thai run of 8 letters is 2 words),
+shingles and the quality rules take each character as a token (finer, so that one changed word
+changes few shingles).
 
 * **Sentence ends** come from Unicode's sentence-break property (UAX #29, ``Sentence_Break``
   ``STerm``/``ATerm``, through the ``regex`` module): ``. ! ?`` and the full stops and question
@@ -8,7 +15,7 @@
   the Tibetan shad ``།``, the ellipsis ``…``, and ``;`` in Greek text (the Greek question mark).
 * **Words**: whitespace-separated tokens, except in scripts written without spaces between
   words. There each Han or kana character counts as a word (as ``word_count`` always did), and
-  a run of Thai, Lao, Khmer or Myanmar letters counts one word per ``_CHARS_PER_WORD`` code
+  a run of Thai, Lao, Khmer, Myanmar or Tibetan letters counts one word per ``_CHARS_PER_WORD`` code
   points (the mean word length with its vowel and tone marks, rounded), so thresholds such as
   ``min_words`` mean about the same amount of text in every language.
 * **Scripts without sentence punctuation** (Thai, Lao; Khmer and Myanmar often): a long line
@@ -25,6 +32,9 @@ import math
 import regex
 
 __all__ = [
+    "PER_CHARACTER",
+    "UNSPACED",
+    "UNSPACED_RUNS",
     "ends_sentence",
     "han_or_kana",
     "strip_terminal",
@@ -41,11 +51,14 @@ _GREEK = regex.compile(r"\p{Greek}")
 _TAIL = 12  # characters of the line end searched: a mark and a few closing quotes
 
 _CHARS_PER_WORD = 4
-_PER_CHAR = r"\p{Han}\p{Hiragana}\p{Katakana}"
-_RUNS = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_UNSPACED = regex.compile(rf"[{_PER_CHAR}]|[{_RUNS}]+")
-_UNPUNCTUATED = regex.compile(rf"[{_RUNS}]")
-_HAN_OR_KANA = regex.compile(rf"[{_PER_CHAR}]")
+#: Scripts written without spaces between words (``regex`` character-class bodies): Han and
+#: kana, where a character is about half a word, and the scripts of runs of letters.
+PER_CHARACTER = r"\p{Han}\p{Hiragana}\p{Katakana}"
+UNSPACED_RUNS = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
+UNSPACED = PER_CHARACTER + UNSPACED_RUNS
+_UNSPACED = regex.compile(rf"[{PER_CHARACTER}]|[{UNSPACED_RUNS}]+")
+_UNPUNCTUATED = regex.compile(rf"[{UNSPACED_RUNS}]")
+_HAN_OR_KANA = regex.compile(rf"[{PER_CHARACTER}]")
 
 
 def ends_sentence(text: str) -> bool:
