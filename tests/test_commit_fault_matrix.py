@@ -109,7 +109,7 @@ def fresh(base, tmp_path):
     return tmp_path, root, urls
 
 
-def _committed(out: Path) -> dict[str, set[str]]:
+def _committed(out: Path, where: str = "") -> dict[str, set[str]]:
     """Committed urls per run (via ``pagestream.query``), checking ``runs`` counts = rows."""
     con = connect(out)
     rows = con.execute("SELECT run_id, url FROM pages").fetchall()
@@ -117,8 +117,8 @@ def _committed(out: Path) -> dict[str, set[str]]:
     by_run: dict[str, set[str]] = {run: set() for run in counted}
     for run, url in rows:
         by_run.setdefault(run, set()).add(url)
-    assert {run: len(urls) for run, urls in by_run.items()} == counted, "runs counts != rows"
-    assert len(rows) == sum(counted.values()), "a url twice"
+    assert {run: len(urls) for run, urls in by_run.items()} == counted, f"{where}: runs != rows"
+    assert len(rows) == sum(counted.values()), f"{where}: a url twice"
     return by_run
 
 
@@ -191,10 +191,10 @@ def test_kill_9_at_every_step_of_a_rerun_leaves_one_whole_attempt(fresh):
     seen = set()
     for k, crashed in enumerate(states, start=1):
         where = f"killed before step {k} {steps[k - 1]}"
-        got = _committed(crashed / "out")
+        got = _committed(crashed / "out", where)
         seen.add(_whole(got, [{"r0": urls["old"]}, {"r0": urls["new"]}], where))
         _check_index(crashed / "out", crashed / "state")
-    assert seen <= {0, 1} and 0 in seen  # the first steps leave the old attempt
+    assert seen == {0, 1}  # steps before the commit point leave the old attempt, after: the new
     assert _committed(tmp / "out") == {"r0": urls["new"]}
     _check_index(tmp / "out", tmp / "state")
 
@@ -211,7 +211,7 @@ def test_a_real_kill_9_mid_rerun_leaves_one_whole_attempt_and_the_next_run_clean
                match=r"/(pages|rejected|dead_letter)/", nth=3)  # fmt: skip
     killed = _cli(_args(root / "new.jsonl", out, state, "r0"), env)
     assert killed.returncode == 137, killed.stderr.decode()[-2000:]
-    got = _committed(out)
+    got = _committed(out, "killed")
     which = _whole(got, [{"r0": urls["old"]}, {"r0": urls["new"]}], "killed")
     _check_index(out, state)
     assert main(_args(root / "other.jsonl", out, state, "r2", "2026-01-03")) == 0
@@ -320,8 +320,9 @@ def test_killed_first_commit_leaves_nothing_a_raw_glob_reads_after_the_next_run(
     old_only, both = {"r0": urls["old"]}, {"r0": urls["old"], "r1": urls["new"]}
     leftovers = []
     for k, crashed in enumerate(states, start=1):
-        got = _committed(crashed / "out")
-        _whole(got, [old_only, both], f"killed before step {k} {steps[k - 1]}")
+        where = f"killed before step {k} {steps[k - 1]}"
+        got = _committed(crashed / "out", where)
+        _whole(got, [old_only, both], where)
         committed_urls = set().union(*got.values())
         if _raw_glob(crashed / "out") != committed_urls:
             leftovers.append((k, crashed, committed_urls))
