@@ -118,8 +118,9 @@ def test_yaml_config(tmp_path):
         (["--logical_date", "2020-02-30"],
          "--logical_date must be a date YYYY-MM-DD, got '2020-02-30'"),
         (["--taxonomy", "/no/such/file.toml"], "--taxonomy /no/such/file.toml: no such file"),
-        (["--streaming", "--no_state", "--input", "x"], "--streaming needs a --state"),
-        (["--state", "s", "--no_state"], "--state and --no_state"),
+        (["--streaming", "--no_state", "--input", "x"],
+         "--streaming needs a --state index (the ledger of files ingested)"),
+        (["--state", "s", "--no_state"], "--state and --no_state: give one of them"),
         (["--direct_num_workers", "abc"], "--direct_num_workers must be a whole number, got 'abc'"),
         (["--direct_running_mode", "fast"],
          "--direct_running_mode must be one of in_memory, multi_threading, multi_processing, "

@@ -159,4 +159,7 @@ def test_drop_low_quality_from_a_config_file_must_be_a_boolean(tmp_path, capsys)
     argv = ["run", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
             "--config", str(config), "--quiet"]  # fmt: skip
     assert main(argv) == 2
-    assert "--drop_low_quality must be true or false" in capsys.readouterr().err
+    assert (
+        "drop_low_quality in " in (err := capsys.readouterr().err)
+        and "must be true or false" in err
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import io
 import logging
 import os
 import sys
@@ -228,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stdout_to_devnull() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout has no descriptor (replaced)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- lives until exit
 
 
 def _main(argv: list[str] | None) -> int:

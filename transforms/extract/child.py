@@ -115,18 +115,17 @@ class Child:
 
     def __init__(self, speedups: bool) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        # Ctrl-C reaches the whole process group: the child ends without a traceback (the
-        # parent reports the interrupt in one line).
-        code = (
-            "import os, signal; signal.signal(signal.SIGINT, lambda *_: os._exit(130)); "
-            "from pagestream.transforms.extract.child import _serve; _serve()"
-        )
+        code = "from pagestream.transforms.extract.child import _serve; _serve()"
         self.speedups = speedups
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, *(["speedups"] if speedups else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            # Its own session: Ctrl-C in the terminal reaches the run, not the child (which
+            # could be importing and print a traceback); the parent kills it, and it exits
+            # by itself when the parent's end of its stdin closes.
+            start_new_session=True,
         )
         self._replies = self.process.stdout.fileno()  # read with os.read, never buffered
         self._poll = select.poll()  # not select.select: no limit on descriptor numbers
