@@ -21,11 +21,18 @@ applied, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from functools import partial
 
+from pagestream.schemas.validation import Number, check_fields, fail, setting
 from pagestream.transforms.quality.signals import QualitySignals
 
 __all__ = ["FLAGS", "QualityConfig", "failed_checks", "quality_flags"]
+
+# The kinds of threshold (``schemas/validation``), given their default.
+_COUNT = partial(Number, int, 0, None)
+_LENGTH = partial(Number, float, 0.0, None)
+_SHARE = partial(Number, float, 0.0, 1.0)
 
 #: Every flag name, in the order they are listed on a page.
 FLAGS = ("gopher_quality", "gopher_repetition", "c4_lines")
@@ -47,60 +54,34 @@ class QualityConfig:
     """
 
     drop: bool = False
-    min_words: int = 50
-    max_words: int = 100_000
-    min_mean_word_length: float = 3.0
-    max_mean_word_length: float = 10.0
-    max_symbol_word_ratio: float = 0.1
-    max_bullet_line_frac: float = 0.9
-    max_ellipsis_line_frac: float = 0.3
-    min_alpha_word_frac: float = 0.8
-    min_stop_words: int = 2
-    max_dup_line_frac: float = 0.3
-    max_dup_para_frac: float = 0.3
-    max_dup_line_char_frac: float = 0.2
-    max_dup_para_char_frac: float = 0.2
+    min_words: int = setting(_COUNT(50))
+    max_words: int = setting(_COUNT(100_000))
+    min_mean_word_length: float = setting(_LENGTH(3.0))
+    max_mean_word_length: float = setting(_LENGTH(10.0))
+    max_symbol_word_ratio: float = setting(_SHARE(0.1))
+    max_bullet_line_frac: float = setting(_SHARE(0.9))
+    max_ellipsis_line_frac: float = setting(_SHARE(0.3))
+    min_alpha_word_frac: float = setting(_SHARE(0.8))
+    min_stop_words: int = setting(_COUNT(2))
+    max_dup_line_frac: float = setting(_SHARE(0.3))
+    max_dup_para_frac: float = setting(_SHARE(0.3))
+    max_dup_line_char_frac: float = setting(_SHARE(0.2))
+    max_dup_para_char_frac: float = setting(_SHARE(0.2))
     max_top_ngram_char_frac: tuple[float, float, float] = (0.20, 0.18, 0.16)
     max_dup_ngram_char_frac: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)
-    min_terminal_punct_line_frac: float = 0.12
-    unspaced_min_share: float = 0.5
+    min_terminal_punct_line_frac: float = setting(_SHARE(0.12))
+    unspaced_min_share: float = setting(Number(float, 0.0, 1.0, default=0.5, open_low=True))
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "drop":
-                if not isinstance(value, bool):
-                    raise ValueError(f"QualityConfig.drop must be true or false, got {value!r}")
-            elif f.name in ("min_words", "max_words", "min_stop_words"):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(
-                        f"QualityConfig.{f.name} must be an integer >= 0, got {value!r}"
-                    )
-            elif f.name.startswith(("max_top", "max_dup_ngram")):
-                size = 3 if f.name.startswith("max_top") else 6
-                if not (
-                    isinstance(value, tuple) and len(value) == size and all(map(_fraction, value))
-                ):
-                    raise ValueError(
-                        f"QualityConfig.{f.name} must be {size} numbers in [0, 1], got {value!r}"
-                    )
-            elif f.name.endswith("word_length"):
-                if not _number(value) or value < 0:
-                    raise ValueError(f"QualityConfig.{f.name} must be a number >= 0, got {value!r}")
-            elif not _fraction(value):
-                raise ValueError(
-                    f"QualityConfig.{f.name} must be a number in [0, 1], got {value!r}"
-                )
-        if self.unspaced_min_share == 0:
-            raise ValueError("QualityConfig.unspaced_min_share must be in (0, 1], got 0")
-
-
-def _number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float))
-
-
-def _fraction(value: object) -> bool:
-    return _number(value) and 0.0 <= value <= 1.0
+        check_fields(self)
+        if not isinstance(self.drop, bool):
+            fail("QualityConfig.drop", "true or false", self.drop)
+        for name, size in (("max_top_ngram_char_frac", 3), ("max_dup_ngram_char_frac", 6)):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or len(value) != size:
+                fail(f"QualityConfig.{name}", f"{size} numbers from 0 to 1", value)
+            for item in value:
+                _SHARE(None).check(f"QualityConfig.{name}", item)
 
 
 def _gopher_quality_checks(s: QualitySignals, words: int, spaced: bool, c: QualityConfig):
