@@ -104,7 +104,7 @@ def batch_extract_fns(tmp_path):
         from pagestream.cli import _parser, sample_dir
         from pagestream.pipelines import batch
         from pagestream.pipelines.options import parse_run_args
-        from pagestream.transforms.extract.composite import ExtractFn
+        from pagestream.transforms.extract.extract_fn import ExtractFn
 
         page = tmp_path / "a.html"
         page.write_text("<html><body><p>one page</p></body></html>")

@@ -18,7 +18,6 @@ from pagestream.schemas.records import KIND_DEAD, KIND_RAW, RawPage
 from pagestream.transforms.extract import child as extraction_child
 from pagestream.transforms.extract import lxml_speedups
 from pagestream.transforms.extract.bounded import BoundedExtractor
-from pagestream.transforms.extract.composite import ExtractFn
 from pagestream.transforms.extract.config import (
     ExtractConfig,
     ExtractionError,
@@ -26,6 +25,7 @@ from pagestream.transforms.extract.config import (
     ExtractorCrashed,
     PageTooLarge,
 )
+from pagestream.transforms.extract.extract_fn import ExtractFn
 from pagestream.transforms.extract.html import extract_html
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -34,7 +34,7 @@ def test_loaded_objects_are_frozen_once_per_process():
 _COMPOSITE = """
 import gc
 from pagestream.transforms.extract import lxml_speedups
-from pagestream.transforms.extract.composite import ExtractFn
+from pagestream.transforms.extract.extract_fn import ExtractFn
 from pagestream.transforms.extract.config import ExtractConfig
 from pagestream.schemas.records import KIND_RAW, RawPage
 fn = ExtractFn(ExtractConfig(), "r", "2024-05-01", lxml_speedups=True)

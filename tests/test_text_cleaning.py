@@ -14,7 +14,8 @@ from pagestream.pipelines.options import OptionsError, add_run_arguments, parse_
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED
 from pagestream.transforms.clean.plain import clean_plain_text
 from pagestream.transforms.clean.sites import line_key
-from pagestream.transforms.extract.composite import TextConfig, finish_text, page_from_raw
+from pagestream.transforms.extract.composite import TextConfig, finish_text
+from pagestream.transforms.extract.extract_fn import page_from_raw
 from pagestream.transforms.read.jsonl import jsonl_record
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

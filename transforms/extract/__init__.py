@@ -1,13 +1,14 @@
 """From raw records to pages with text: ``ExtractText`` (``RawPage`` -> ``Page``).
 
-- ``composite``: the composite ``ExtractText`` and its ``TextConfig``;
+- ``composite``: the composite ``ExtractText``, its ``TextConfig`` and ``finish_text``;
+- ``extract_fn``: ``ExtractFn``, one raw record to one ``Page`` (the first step);
 - ``config``: HTML extraction settings (``ExtractConfig``), result and errors;
 - ``html``: one trafilatura parse for text and metadata, and the lxml fallback;
 - ``metadata``: title, author and date of a parsed page;
 - ``bounded``: ``BoundedExtractor``, size and time bounds around ``html`` for every page;
 - ``child``: the killable child process ``BoundedExtractor`` extracts in;
-- ``lxml_speedups``: output-identical speed-ups of trafilatura's lxml work (opt-in);
-- ``versions``: the library versions the speed-ups were tested on.
+- ``lxml_speedups``: output-identical speed-ups of trafilatura's lxml work (opt-in; guarded by
+  ``transforms.version_guard``).
 """
 
 from __future__ import annotations
