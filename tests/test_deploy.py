@@ -290,7 +290,7 @@ def _known_flags() -> set[str]:
     import argparse
 
     from pagestream.pipelines.beam_options import _beam_parser
-    from pagestream.pipelines.options import add_run_arguments
+    from pagestream.pipelines.run_flags import add_run_arguments
 
     parser = argparse.ArgumentParser()
     add_run_arguments(parser)

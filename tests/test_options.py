@@ -11,7 +11,8 @@ import pytest
 from pagestream.pipelines import config_file
 from pagestream.pipelines import options as options_module
 from pagestream.pipelines.beam_options import direct_num_workers_setting
-from pagestream.pipelines.options import OptionsError, add_run_arguments, parse_run_args
+from pagestream.pipelines.options import OptionsError, parse_run_args
+from pagestream.pipelines.run_flags import add_run_arguments
 from pagestream.transforms.dedup.fingerprint import DedupConfig
 from pagestream.transforms.extract.composite import TextConfig
 from pagestream.transforms.extract.config import ExtractConfig

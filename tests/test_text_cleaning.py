@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pagestream.pipelines.options import OptionsError, add_run_arguments, parse_run_args
+from pagestream.pipelines.options import OptionsError, parse_run_args
+from pagestream.pipelines.run_flags import add_run_arguments
 from pagestream.schemas.records import KIND_DEAD, KIND_REJECTED
 from pagestream.transforms.clean.plain import clean_plain_text
 from pagestream.transforms.clean.sites import line_key

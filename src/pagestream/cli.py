@@ -78,7 +78,7 @@ _LAZY_COMMANDS = {
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The CLI parser; only ``command``'s own module is imported to build its arguments."""
-    from pagestream.pipelines.options import add_run_arguments
+    from pagestream.pipelines.run_flags import add_run_arguments
 
     parser = _Parser(
         prog="pagestream",
