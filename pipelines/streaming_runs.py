@@ -19,14 +19,12 @@ from pagestream import SCHEMA_VERSION, __version__
 from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 from pagestream.transforms.write.commit import commit, manifest_path
 from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
-from pagestream.transforms.write.parquet import (
-    TABLES,
-    StagedFile,
+from pagestream.transforms.write.parquet import TABLES, StagedFile, write_parquet
+from pagestream.transforms.write.rows import (
     dead_letter_row,
     page_row,
     partition_path,
     rejected_row,
-    write_parquet,
 )
 
 __all__ = [

@@ -23,9 +23,8 @@ from pagestream.transforms.write.parquet import (
     StagedFile,
     WriteConfig,
     WritePartitionedParquet,
-    page_row,
-    partition_path,
 )
+from pagestream.transforms.write.rows import page_row, partition_path
 from pagestream.transforms.write.stats import RunStats
 
 PAGE_COLUMNS = [f.name for f in PAGES_SCHEMA]

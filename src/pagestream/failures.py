@@ -122,7 +122,7 @@ def report_interrupt(options, manifest_before: dict | None) -> int:
     returns 130."""
     from apache_beam.io.filesystems import FileSystems
 
-    from pagestream.transforms.write.parquet import staging_dir
+    from pagestream.transforms.write.files import staging_dir
 
     staging = staging_dir(options.output, options.run_id)
     try:

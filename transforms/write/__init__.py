@@ -1,6 +1,7 @@
 """Writing the tables and committing a run.
 
 - ``parquet``: ``WritePartitionedParquet``, zstd Parquet under the run's staging directory;
+- ``rows``: one record to one row of its table (shared with the streaming writer);
 - ``stats``: ``RunStats``, the run's counts computed as data;
 - ``commit``: ``CommitRun``/``commit``, the manifest as the table's log (the commit point);
 - ``files``: attempt-unique file names and listings; ``lease``: one writer per run id;

@@ -10,11 +10,9 @@ record or bundle, and the same bytes for the same input on a single worker.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -28,26 +26,25 @@ from pagestream.schemas.arrow import (
     REJECTED_SCHEMA,
     sorting_columns,
 )
-from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, QUALITY_COLUMNS, Page
+from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 from pagestream.schemas.validation import Number, check_fields, setting
 from pagestream.transforms.write.files import file_name, new_attempt, staging_dir
 from pagestream.transforms.write.progress import Heartbeat
+from pagestream.transforms.write.rows import (
+    dead_letter_row,
+    page_row,
+    partition_path,
+    rejected_row,
+)
 
 __all__ = [
     "StagedFile",
     "WriteConfig",
     "WritePartitionedParquet",
     "WriteTable",
-    "dead_letter_row",
-    "page_row",
-    "partition_path",
-    "rejected_row",
 ]
 
 TABLES = {"pages": PAGES_SCHEMA, "rejected": REJECTED_SCHEMA, "dead_letter": DEAD_LETTER_SCHEMA}
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_SAFE_VALUE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -78,79 +75,6 @@ class StagedFile(NamedTuple):
     final_path: str
     rows: int
     bytes: int
-
-
-def partition_path(crawl_date: str, language: str) -> str:
-    """``crawl_date=YYYY-MM-DD/language=xx`` (values made path-safe)."""
-    return (
-        f"crawl_date={_SAFE_VALUE.sub('_', crawl_date)}/language={_SAFE_VALUE.sub('_', language)}"
-    )
-
-
-def _timestamp(micros: int | None) -> datetime | None:
-    if micros is None:
-        return None
-    return datetime.fromtimestamp(0, tz=timezone.utc) + (datetime.resolution * micros)
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def page_row(page: Page) -> dict:
-    """The ``pages`` row of a page (partition keys excluded)."""
-    return {
-        "doc_id": page.doc_id,
-        "url": page.url,
-        "domain": page.domain or None,  # NULL, not '', when the url has none (file inputs)
-        "http_status": page.http_status,
-        "source": page.source,
-        "fetch_time": _timestamp(page.fetch_time),
-        "title": page.title,
-        "author": page.author,
-        "published_date": _date(page.published_date),
-        "text": page.text,
-        "word_count": page.word_count,
-        "language_score": page.language_score,
-        "content_hash": page.content_hash,
-        "dup_status": page.dup_status,
-        "dup_of": page.dup_of,
-        "dup_similarity": page.dup_similarity,
-        "dup_run": page.dup_run,
-        "topics": list(page.topics),
-        "topic_scores": list(page.topic_scores),
-        **{name: getattr(page, name) for name in QUALITY_COLUMNS},
-        "quality_flags": list(page.quality_flags),
-        "extractor": page.extractor,
-        "run_id": page.run_id,
-        "pipeline_version": page.pipeline_version,
-    }
-
-
-def rejected_row(page: Page) -> dict:
-    return {
-        "url": page.url,
-        "source": page.source,
-        "stage": page.stage,
-        "reason": page.reason,
-        "doc_id": page.doc_id or None,
-        "language": page.language if page.word_count else None,
-        "word_count": page.word_count or None,
-        "run_id": page.run_id,
-    }
-
-
-def dead_letter_row(page: Page) -> dict:
-    return {
-        "url": page.url,
-        "source": page.source,
-        "excerpt": page.excerpt,
-        "stage": page.stage,
-        "reason": page.reason,
-        "error": page.error,
-        "traceback": page.traceback,
-        "run_id": page.run_id,
-    }
 
 
 def _row_bytes(row: dict) -> int:
