@@ -35,6 +35,7 @@ from pagestream.report_charts import bin_labels as _bin_labels
 from pagestream.report_charts import histogram_chart as _histogram_chart
 from pagestream.report_charts import runs_chart as _runs_chart
 from pagestream.report_charts import top as _top
+from pagestream.report_html import CSS, empty, per_file_tables, section, table
 
 __all__ = ["CHART_TITLES", "Summary", "add_arguments", "main", "summarize", "write_report"]
 
@@ -53,8 +54,6 @@ CHART_TITLES = (
     "Quality flags by domain",
     "Runs over time",
 )
-#: Rows shown at most in a per-file table.
-MAX_FILE_ROWS = 500
 _STAGES = ("read", "extract", "language", "dedup", "topics")
 _FLAG_COLORS = {"gopher_quality": "#7b5ea7", "gopher_repetition": "#e0a526", "c4_lines": "#3a9a6b"}
 
@@ -137,67 +136,6 @@ def _scan_summary(out_dir: str | Path, run_id: str | None, edges: list[int]) -> 
     return s
 
 
-# --- page -----------------------------------------------------------------------------------
-
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:0 0 10px}
-section{background:#fff;border:1px solid #e2e4e8;border-radius:8px;padding:16px 20px;margin:16px 0}
-.cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #e2e4e8;
-border-radius:8px;padding:10px 16px;min-width:130px}.card b{display:block;font-size:24px}
-svg{max-width:100%;height:auto}.empty,.note{color:#666}
-table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:4px 8px;
-border-bottom:1px solid #eee;text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-details{margin:8px 0}summary{cursor:pointer;font-weight:600}
-"""
-
-
-def _section(title: str, body: str, note: str = "") -> str:
-    note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
-    return f"<section><h2>{html.escape(title)}</h2>{note_html}{body}</section>"
-
-
-def _empty(what: str) -> str:
-    return f'<p class="empty">No {html.escape(what)} recorded.</p>'
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An HTML table; columns whose values are all numbers are right-aligned, header too."""
-    numeric = [all(_is_number(r[i]) or r[i] is None for r in rows) for i in range(len(headers))]
-
-    def cell(v: Any, tag: str, right: bool) -> str:
-        text = f"{v:,}" if isinstance(v, int) else f"{v:,.1f}" if _is_number(v) else v
-        css = " class=n" if right else ""
-        return f"<{tag}{css}>{html.escape('' if text is None else str(text))}</{tag}>"
-
-    head = "".join(cell(h, "th", n) for h, n in zip(headers, numeric, strict=True))
-    body = "".join(
-        "<tr>" + "".join(cell(v, "td", n) for v, n in zip(row, numeric, strict=True)) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _per_file_tables(runs: Sequence[RunManifest]) -> str:
-    parts = []
-    for i, run in enumerate(reversed(runs)):  # latest first, open
-        per_file = run.data.get("per_file") or {}
-        rows = [[path, c.get("read"), c.get("pages"), c.get("rejected"), c.get("dead_letter")]
-                for path, c in sorted(per_file.items())]  # fmt: skip
-        more = f" (first {MAX_FILE_ROWS} of {len(rows)})" if len(rows) > MAX_FILE_ROWS else ""
-        table = _table(
-            ["input file", "read", "pages", "rejected", "dead letters"], rows[:MAX_FILE_ROWS]
-        )
-        parts.append(f"<details{' open' if i == 0 else ''}><summary>run {html.escape(run.run_id)}: "
-                     f"{len(rows)} file{'' if len(rows) == 1 else 's'}{more}</summary>{table if rows else _empty('files')}</details>")  # fmt: skip
-    return "".join(parts)
-
-
 def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool) -> str:
     counts = s["counts"]
     read = counts.get("records_read", 0)
@@ -223,52 +161,52 @@ def _render(runs: Sequence[RunManifest], s: Summary, out_dir: str, scanned: bool
     outcome = [("pages", pages), ("rejected", counts.get("rejected", 0)),
                ("dead_letter", counts.get("dead_letter", 0))]  # fmt: skip
     sections = [
-        _section(CHART_TITLES[0], _barh(outcome, "c0", "records by outcome",
+        section(CHART_TITLES[0], _barh(outcome, "c0", "records by outcome",
                  [_COLORS[k] for k, _ in outcome]),
                  f"{read:,} records read; every record ends in exactly one of these tables."),
-        _section(CHART_TITLES[1], _barh(reasons, "c1", "reasons", reason_colors) if reasons
-                 else _empty("rejections or failures")),
-        _section(CHART_TITLES[2], _barh(_top(s["languages"]), "c2", "languages") if s["languages"]
-                 else _empty("languages"), "Pages per detected language (und: undetermined)."),
-        _section(CHART_TITLES[3], _barh(_top(s["topics"]), "c3", "topics") if s["topics"]
-                 else _empty("topics"), "A page may carry several topics."),
-        _section(CHART_TITLES[4], _barh(_top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
-                 else _empty("duplicate statuses"),
+        section(CHART_TITLES[1], _barh(reasons, "c1", "reasons", reason_colors) if reasons
+                 else empty("rejections or failures")),
+        section(CHART_TITLES[2], _barh(_top(s["languages"]), "c2", "languages") if s["languages"]
+                 else empty("languages"), "Pages per detected language (und: undetermined)."),
+        section(CHART_TITLES[3], _barh(_top(s["topics"]), "c3", "topics") if s["topics"]
+                 else empty("topics"), "A page may carry several topics."),
+        section(CHART_TITLES[4], _barh(_top(s["dup_status"]), "c4", "duplicates") if s["dup_status"]
+                 else empty("duplicate statuses"),
                  f"Duplicate rate: {rate} of pages are marked exact, near or url duplicates."),
-        _section(CHART_TITLES[5], _histogram_chart(s["histogram"], "c5") if hist_ok
-                 else _empty("word counts")),
-        _section(CHART_TITLES[6], _barh(dates, "c6", "pages per crawl date") if dates
-                 else _empty("crawl dates")),
-        _section(CHART_TITLES[7], _barh(_top(s["domains"]), "c7", "top domains") if s["domains"]
-                 else _empty("domains"), "" if scanned else "From each run's top 50 domains."),
-        _section(CHART_TITLES[8], _barh(_top(timings), "c8", "timings", unit=" s") if timings
-                 else _empty("timings"),
+        section(CHART_TITLES[5], _histogram_chart(s["histogram"], "c5") if hist_ok
+                 else empty("word counts")),
+        section(CHART_TITLES[6], _barh(dates, "c6", "pages per crawl date") if dates
+                 else empty("crawl dates")),
+        section(CHART_TITLES[7], _barh(_top(s["domains"]), "c7", "top domains") if s["domains"]
+                 else empty("domains"), "" if scanned else "From each run's top 50 domains."),
+        section(CHART_TITLES[8], _barh(_top(timings), "c8", "timings", unit=" s") if timings
+                 else empty("timings"),
                  "Time spent per stage, summed over records and workers, in seconds"
                  + (f"; wall time {wall / 1000:,.1f} s (all runs)" if wall else "")
                  + (f"; not measured: {', '.join(unmeasured)}" if unmeasured else "") + "."),
     ]  # fmt: skip
     flags = _top(s["quality_flags"])
-    sections.append(_section(
+    sections.append(section(
         CHART_TITLES[9], _barh(flags, "c9", "quality flags by domain",
                                [_FLAG_COLORS.get(k.rsplit(" · ", 1)[-1], "#888888") for k, _ in flags])
-        if flags else _empty("quality flags"),
+        if flags else empty("quality flags"),
         "Pages per domain and quality rule they fail (a page may fail several); see docs/quality.md."
         + ("" if scanned else " From each run's 50 domains with the most flags.")))  # fmt: skip
     if len(runs) > 1:
-        sections.append(_section(CHART_TITLES[10], _runs_chart(runs, "c10")))
+        sections.append(section(CHART_TITLES[10], _runs_chart(runs, "c10")))
     run_rows = [[r.run_id, r.data.get("logical_date"), r.data.get("finished_at"), r.data.get("duration_s"),
                  *((r.data.get("counts") or {}).get(k) for k in ("records_read", "pages", "rejected",
                                                                   "dead_letter"))]
                 for r in reversed(runs)]  # fmt: skip
-    sections.append(_section("Runs", _table(["run", "logical date", "finished (UTC)", "duration s",
+    sections.append(section("Runs", table(["run", "logical date", "finished (UTC)", "duration s",
                                              "read", "pages", "rejected", "dead letters"], run_rows)))  # fmt: skip
-    sections.append(_section("Per-file counts", _per_file_tables(runs)))
+    sections.append(section("Per-file counts", per_file_tables(runs)))
     source = "a scan of the Parquet files" if scanned else "the run manifests"
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>pagestream report: {html.escape(out_dir)}</title><style>{_CSS}</style></head>"
+        f"<title>pagestream report: {html.escape(out_dir)}</title><style>{CSS}</style></head>"
         f"<body><main><h1>pagestream report</h1><p class=note>{html.escape(out_dir)} · "
         f"{len(runs)} committed run{'s' if len(runs) != 1 else ''} · figures from {source} · "
         f"generated {generated} by pagestream {__version__}</p>"
