@@ -13,10 +13,10 @@ each fork runs Beam's own harness (``sdk_worker_main``) with the environment var
 subprocess would get, so the runner sees no difference. If the zygote cannot fork, workers
 are started the usual way.
 
-Used by ``batch.new_pipeline`` for ``--direct_running_mode multi_processing`` with more than one
+Used by ``runner.new_pipeline`` for ``--direct_running_mode multi_processing`` with more than one
 worker; pages, records and results are the same as with Beam's own workers. This relies on Beam
 internals (``GrpcWorkerHandler``'s constructor, ``SubprocessSdkWorker``,
-``sdk_worker_main.create_harness``, the worker command line), so ``batch.forks_workers`` uses it
+``sdk_worker_main.create_harness``, the worker command line), so ``runner.forks_workers`` uses it
 only on the Beam versions it was tested on (``version_guard``); on others Beam starts its
 workers itself, after one log line. Should Beam's worker command change, no environment
 matches ``_beam_worker_command`` and Beam's own workers run.

@@ -50,7 +50,7 @@ import threading
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pagestream.pipelines import batch
+from pagestream.pipelines import plan as run_plan
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.pipelines.streaming_loop import EXIT_OK, EXIT_USAGE, StreamLoop, _Drop
 from pagestream.transforms.read.inputs import InputError, expand_inputs
@@ -123,7 +123,7 @@ def run_unbounded(options: RunOptions, beam_args: list[str]) -> int:
     from pagestream.pipelines.streaming_graph import ProcessStream, StreamConfig, WatchFiles
     from pagestream.transforms.quality.rules import QualityConfig
 
-    text, language, dedup, topics = batch.configs_for(options)
+    text, language, dedup, topics = run_plan.configs_for(options)
     beam_options = PipelineOptions(beam_args)
     beam_options.view_as(StandardOptions).streaming = True
     try:

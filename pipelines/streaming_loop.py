@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pagestream.pipelines import batch
+from pagestream.pipelines import batch, runner
+from pagestream.pipelines import plan as run_plan
 from pagestream.pipelines.ledger import FileWatcher, read_ledger
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.pipelines.streaming_recovery import (
@@ -190,7 +191,7 @@ class StreamLoop:
             logical_date_given=True,
             quiet=True,
         )
-        plan = batch.plan_run(options, self.beam_options)
+        plan = run_plan.plan_run(options, self.beam_options)
         section = {
             "base_run_id": self.base,
             "seq": self.seq,
@@ -199,7 +200,7 @@ class StreamLoop:
         }
         plan = dataclasses.replace(plan, manifest_base={**plan.manifest_base, "streaming": section})
         try:
-            pipeline = batch.new_pipeline(self.beam_options)
+            pipeline = runner.new_pipeline(self.beam_options)
             batch.build(pipeline, plan)
             pipeline.run().wait_until_finish()
         finally:

@@ -104,6 +104,7 @@ def batch_extract_fns(tmp_path):
         from pagestream.cli import _parser, sample_dir
         from pagestream.pipelines import batch
         from pagestream.pipelines.options import parse_run_args
+        from pagestream.pipelines.plan import plan_run
         from pagestream.transforms.extract.extract_fn import ExtractFn
 
         page = tmp_path / "a.html"
@@ -112,7 +113,7 @@ def batch_extract_fns(tmp_path):
         args, rest = _parser().parse_known_args(argv)
         # Beam's flags are checked against the runner up front (Dataflow wants a project...):
         # only the graph is built here, so they are left out of that check.
-        plan = batch.plan_run(parse_run_args(args, [], sample_dir()), PipelineOptions(rest))
+        plan = plan_run(parse_run_args(args, [], sample_dir()), PipelineOptions(rest))
         pipeline = beam.Pipeline()  # the graph only: the runner is not needed to build it
         batch.build(pipeline, plan)
         found = []

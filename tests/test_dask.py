@@ -112,10 +112,11 @@ def _side_input_steps(output: Path) -> list[str]:
     from pagestream.cli import _parser, sample_dir
     from pagestream.pipelines import batch
     from pagestream.pipelines.options import parse_run_args
+    from pagestream.pipelines.plan import plan_run
 
     argv = ["run", "--input", str(SHARED / "mixed"), "--output", str(output), "--run_id", "probe"]
     args, rest = _parser().parse_known_args(argv)
-    plan = batch.plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
+    plan = plan_run(parse_run_args(args, rest, sample_dir()), PipelineOptions(rest))
     pipeline = beam.Pipeline(options=PipelineOptions(rest))
     batch.build(pipeline, plan)
     found = []

@@ -12,7 +12,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pagestream.pipelines import batch, local_workers, worker_zygote
+from pagestream.pipelines import local_workers, worker_zygote
+from pagestream.pipelines import runner as run_runner
 from pagestream.transforms import version_guard
 
 TWO_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
@@ -28,7 +29,7 @@ def _parents_of_workers(tmp_path: Path, args: list[str]) -> set[int]:
         (out / f"{os.getpid()}").write_text(str(os.getppid()))
         return x * 2
 
-    pipeline = batch.new_pipeline(PipelineOptions(args))
+    pipeline = run_runner.new_pipeline(PipelineOptions(args))
     (
         pipeline
         | beam.Create(list(range(40)))
@@ -44,15 +45,15 @@ def _parents_of_workers(tmp_path: Path, args: list[str]) -> set[int]:
 
 
 def test_only_multi_processing_with_several_workers_forks():
-    assert batch.forks_workers(PipelineOptions(TWO_WORKERS))
-    assert not batch.forks_workers(PipelineOptions(["--direct_num_workers", "2"]))
-    assert not batch.forks_workers(
+    assert run_runner.forks_workers(PipelineOptions(TWO_WORKERS))
+    assert not run_runner.forks_workers(PipelineOptions(["--direct_num_workers", "2"]))
+    assert not run_runner.forks_workers(
         PipelineOptions(["--direct_num_workers", "1", "--direct_running_mode", "multi_processing"])
     )
-    runner = batch.new_pipeline(PipelineOptions(TWO_WORKERS)).runner
+    runner = run_runner.new_pipeline(PipelineOptions(TWO_WORKERS)).runner
     assert isinstance(runner, local_workers.ForkingFnApiRunner)
     assert not isinstance(
-        batch.new_pipeline(PipelineOptions([])).runner, local_workers.ForkingFnApiRunner
+        run_runner.new_pipeline(PipelineOptions([])).runner, local_workers.ForkingFnApiRunner
     )
 
 
@@ -123,9 +124,9 @@ def test_an_untested_beam_version_gets_beams_own_runner_and_workers(monkeypatch,
     )
     monkeypatch.setattr(version_guard, "_logged", set())
     with caplog.at_level(logging.WARNING, logger="pagestream"):
-        assert not batch.forks_workers(PipelineOptions(TWO_WORKERS))
+        assert not run_runner.forks_workers(PipelineOptions(TWO_WORKERS))
         for _ in range(2):
-            pipeline = batch.new_pipeline(PipelineOptions(TWO_WORKERS))
+            pipeline = run_runner.new_pipeline(PipelineOptions(TWO_WORKERS))
     assert type(pipeline.runner).__name__ == "SwitchingDirectRunner"  # Beam's own choice
     assert [r.getMessage() for r in caplog.records] == [
         f"pagestream: {feature} off (stock behaviour): apache-beam 2.99.0 is not a version it "

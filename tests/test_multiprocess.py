@@ -76,7 +76,7 @@ def test_two_processes_give_the_rows_of_one(tmp_path):
 def test_records_are_redistributed_by_the_means_each_runner_has(runner, expected):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pagestream.pipelines.batch import redistribution
+    from pagestream.pipelines.runner import redistribution
 
     assert redistribution(runner, PipelineOptions(["--direct_num_workers", "2"])) == expected
 
@@ -92,7 +92,7 @@ def test_records_are_redistributed_by_the_means_each_runner_has(runner, expected
     ],
 )
 def test_fewer_files_than_direct_workers_is_warned(capsys, fmt, files, workers, warned):
-    from pagestream.pipelines.batch import warn_if_files_are_fewer_than_workers
+    from pagestream.pipelines.plan import warn_if_files_are_fewer_than_workers
     from pagestream.transforms.read.inputs import InputFile
     from pagestream.transforms.read.pages import split_files
 
@@ -107,7 +107,7 @@ def test_direct_workers_follows_direct_num_workers():
 
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pagestream.pipelines.batch import direct_workers
+    from pagestream.pipelines.runner import direct_workers
 
     assert direct_workers(PipelineOptions(["--direct_num_workers", "3"])) == 3
     assert direct_workers(PipelineOptions([])) == 1  # Beam's default
@@ -128,7 +128,7 @@ def test_the_direct_runner_runs_on_the_fn_api_runner_directly(args, fn_api):
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from pagestream.pipelines.batch import new_pipeline
+    from pagestream.pipelines.runner import new_pipeline
 
     assert isinstance(new_pipeline(PipelineOptions(args)).runner, FnApiRunner) is fn_api
 
