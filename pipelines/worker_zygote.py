@@ -137,7 +137,6 @@ def _preload() -> None:
 
     import pagestream.pipelines.batch  # noqa: F401 - every transform of the graph
     from pagestream.transforms.language.model import load_model
-    from pagestream.transforms.process_gc import freeze_loaded_objects
     from pagestream.transforms.topics.tag import _cached_taxonomy
 
     load_model()
@@ -145,7 +144,6 @@ def _preload() -> None:
     for handler in logging.getLogger().handlers[:]:  # a worker logs to the runner, not here
         logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(logging.WARNING)
-    freeze_loaded_objects()  # shared with the forks, never walked by their collections
 
 
 def _run_worker(env: dict[str, str]) -> int:

@@ -155,7 +155,7 @@ MODULE_KIND = {
     ),
     **dict.fromkeys(
         ["test_dask", "test_deploy", "test_faults", "test_kill", "test_local_workers",
-         "test_multiprocess", "test_pipeline", "test_process_gc", "test_readme",
+         "test_multiprocess", "test_pipeline", "test_readme",
          "test_scheduled_runs", "test_streaming"],
         "e2e",
     ),

@@ -9,7 +9,6 @@ traceback), 130 when interrupted (Ctrl-C: nothing committed, the run's staging r
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import io
 import logging
@@ -260,14 +259,12 @@ def _main(argv: list[str] | None) -> int:
 
 
 def entry() -> None:
-    """The ``pagestream`` program: :func:`main`, then an exit that does not make the cycle
-    collector walk every object the run loaded (~0.4 s; see ``transforms/process_gc``)."""
+    """The ``pagestream`` program: :func:`main`, then its exit status."""
     code = main()
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _stdout_to_devnull()
-    gc.freeze()
     sys.exit(code)
 
 
