@@ -52,7 +52,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pagestream.pipelines import plan as run_plan
 from pagestream.pipelines.options import OptionsError, RunOptions
-from pagestream.pipelines.streaming_loop import EXIT_OK, EXIT_USAGE, StreamLoop, _Drop
+from pagestream.pipelines.streaming_loop import EXIT_OK, EXIT_USAGE, Drop, StreamLoop
 from pagestream.transforms.read.inputs import InputError, expand_inputs
 
 __all__ = ["main", "run_unbounded"]
@@ -168,7 +168,7 @@ def main(options: RunOptions, beam_args: list[str]) -> int:
     try:
         with _StatusLine(loop, enabled=not options.quiet):
             return loop.run()
-    except _Drop:
+    except Drop:
         loop._say("stopped")
         return EXIT_OK
     finally:

@@ -16,7 +16,7 @@ from apache_beam.transforms import userstate, window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.utils.timestamp import Timestamp
 
-from pagestream.pipelines.streaming_runs import _utc
+from pagestream.pipelines.streaming_runs import utc_datetime
 from pagestream.schemas.records import KIND_PAGE, Page
 from pagestream.transforms.dedup.fingerprint import (
     DedupConfig,
@@ -45,7 +45,7 @@ class Probe(NamedTuple):
 def _probes(page: Page, config: DedupConfig, win=beam.DoFn.WindowParam):
     if page.kind != KIND_PAGE:
         return
-    day = _utc(win.start).date().isoformat()
+    day = utc_datetime(win.start).date().isoformat()
     fp = fingerprint_page(page, config, day)
     kept = page.dup_status == UNIQUE
     probe = Probe(page.doc_id if kept else page.dup_of, kept, win.end.micros, fp)
@@ -127,7 +127,7 @@ def _resolve_group(element, config: DedupConfig, win=beam.DoFn.WindowParam):
     if not earlier:
         yield from pages
         return
-    day = _utc(win.start).date().isoformat()
+    day = utc_datetime(win.start).date().isoformat()
     fps = {p.doc_id + "\x1f" + p.source: fingerprint_page(p, config, day) for p in pages}
     unique_earlier = {fp.node: fp for fp in earlier}.values()
     marks = {

@@ -50,7 +50,7 @@ from pagestream.pipelines.streaming_runs import (
     CommitWindowFn,
     NameWindowRunFn,
     WriteWindowFilesFn,
-    _table_rows,
+    table_rows,
 )
 from pagestream.schemas.records import RawPage
 from pagestream.schemas.validation import TRIGGER_INTERVAL, Number, check_fields, setting
@@ -237,7 +237,7 @@ class ProcessStream(beam.PTransform):
         )
         return (
             pages
-            | "TableRows" >> beam.FlatMap(_table_rows)
+            | "TableRows" >> beam.FlatMap(table_rows)
             | "GroupFiles" >> beam.GroupByKey()
             | "WriteFiles" >> beam.ParDo(WriteWindowFilesFn(self.output))
             | "GroupRun" >> beam.GroupByKey()

@@ -20,10 +20,10 @@ from pagestream.pipelines import plan as run_plan
 from pagestream.pipelines.ledger import FileWatcher, read_ledger
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.pipelines.streaming_recovery import (
-    _ledger_path,
-    _write_json,
+    ledger_path,
     micro_batch_id,
     reconcile,
+    write_json,
 )
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.read.inputs import InputError
@@ -39,7 +39,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_FAILURES = 3
 
 
-class _Drop(BaseException):
+class Drop(BaseException):
     """Raised by the second signal: abandon the running micro-batch (not an ``Exception``)."""
 
 
@@ -165,7 +165,7 @@ class StreamLoop:
         self.running = run_id
         try:
             self._run_pipeline(run_id, files)
-        except _Drop:
+        except Drop:
             if read_manifest(self.options.output, run_id) is None:
                 self._say(f"dropped micro-batch {run_id} (not committed; its files are read again)")
                 return None
@@ -175,7 +175,7 @@ class StreamLoop:
         manifest = read_manifest(self.options.output, run_id)
         if manifest is None:
             raise RuntimeError(f"micro-batch {run_id} finished without a manifest")
-        _write_json(_ledger_path(self.options.state, run_id), {"run_id": run_id, "files": files})
+        write_json(ledger_path(self.options.state, run_id), {"run_id": run_id, "files": files})
         self.watch.record(run_id, files)
         self.seq += 1
         self._record(manifest, len(files), time.monotonic() - started)
@@ -225,7 +225,7 @@ class StreamLoop:
     def on_signal(self, signum, frame) -> None:
         if self.stop.is_set() and self.running:
             self.dropping = True
-            raise _Drop()
+            raise Drop()
         self.stop.set()
         if self.running:
             self._say(

@@ -22,11 +22,11 @@ def micro_batch_id(base: str, seq: int) -> str:
     return f"{base}-{seq:06d}"
 
 
-def _ledger_path(state: str, run_id: str) -> str:
+def ledger_path(state: str, run_id: str) -> str:
     return f"{state.rstrip('/')}/ledger/{run_id}.json"
 
 
-def _write_json(path: str, payload: dict) -> None:
+def write_json(path: str, payload: dict) -> None:
     """Writes ``payload`` atomically: a hidden temporary name, then a rename."""
     directory, name = path.rsplit("/", 1)
     try:
@@ -53,8 +53,8 @@ def reconcile(state: str, manifests: Iterable[dict], output: str | None = None) 
             continue
         run_id = manifest["run_id"]
         fixed = False
-        if not FileSystems.exists(_ledger_path(state, run_id)):
-            _write_json(_ledger_path(state, run_id), {"run_id": run_id, "files": section["files"]})
+        if not FileSystems.exists(ledger_path(state, run_id)):
+            write_json(ledger_path(state, run_id), {"run_id": run_id, "files": section["files"]})
             fixed = True
         if run_id not in committed and section.get("state_attempt"):
             dedup_state.commit_run(

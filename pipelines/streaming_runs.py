@@ -42,13 +42,13 @@ _ROWS = {
 }
 
 
-def _utc(ts: Timestamp) -> datetime:
+def utc_datetime(ts: Timestamp) -> datetime:
     return datetime.fromtimestamp(ts.micros / 1e6, tz=timezone.utc)
 
 
 def window_run_id(base: str, win: window.BoundedWindow) -> str:
     """``<base>-<window start, UTC, YYYYmmddTHHMMSSZ>``: ids sort in window order."""
-    return f"{base}-{_utc(win.start).strftime('%Y%m%dT%H%M%SZ')}"
+    return f"{base}-{utc_datetime(win.start).strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def free_run_id(output: str, run: str) -> str:
@@ -72,7 +72,7 @@ class NameWindowRunFn(beam.DoFn):
 
     def process(self, page: Page, win=beam.DoFn.WindowParam):
         run = window_run_id(self.base, win)
-        day = _utc(win.start).date().isoformat()
+        day = utc_datetime(win.start).date().isoformat()
         yield page._replace(
             run_id=run,
             dup_run=run if page.dup_run == self.base else page.dup_run,
@@ -80,7 +80,7 @@ class NameWindowRunFn(beam.DoFn):
         )
 
 
-def _table_rows(page: Page):
+def table_rows(page: Page):
     table, to_row = _ROWS[page.kind]
     partition = partition_path(page.crawl_date, page.language) if table == "pages" else ""
     yield (page.run_id, table, partition), to_row(page)
@@ -138,12 +138,15 @@ class CommitWindowFn(beam.DoFn):
             rows[file.table] += file.rows
         manifest = {
             "run_id": run,
-            "logical_date": _utc(win.start).date().isoformat(),
+            "logical_date": utc_datetime(win.start).date().isoformat(),
             "schema_version": SCHEMA_VERSION,
             "pipeline_version": __version__,
             "status": "committed",
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "window": {"start": _utc(win.start).isoformat(), "end": _utc(win.end).isoformat()},
+            "window": {
+                "start": utc_datetime(win.start).isoformat(),
+                "end": utc_datetime(win.end).isoformat(),
+            },
             "streaming": {"base_run_id": self.base},
             "options": self.options,
             "counts": {"records_read": sum(rows.values()), **rows},

@@ -137,10 +137,10 @@ def _preload() -> None:
 
     import pagestream.pipelines.batch  # noqa: F401 - every transform of the graph
     from pagestream.transforms.language.model import load_model
-    from pagestream.transforms.topics.tag import _cached_taxonomy
+    from pagestream.transforms.topics.tag import cached_taxonomy
 
     load_model()
-    _cached_taxonomy(None)
+    cached_taxonomy(None)
     for handler in logging.getLogger().handlers[:]:  # a worker logs to the runner, not here
         logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(logging.WARNING)

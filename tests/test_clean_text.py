@@ -392,15 +392,15 @@ _ODD_TEXT = st.text(
 def test_normalise_deletes_invisible_characters_as_translate_did(line):
     # Not U+200C/U+200D: the zero-width (non-)joiners are spelling in Persian and Indic scripts.
     invisible = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
-    assert lines._normalise(line) == " ".join(line.translate(invisible).split())
+    assert lines.normalise(line) == " ".join(line.translate(invisible).split())
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_ODD_TEXT, max_size=8))
 def test_logical_lines_are_keyed_as_line_key_keys_them(paragraphs):
     text = "\n".join(paragraphs)
-    for line in lines._logical_lines(text, lines.DEFAULT_CONFIG):
-        assert sites._logical_line_key(line) == line_key(line)
+    for line in lines.logical_lines(text, lines.DEFAULT_CONFIG):
+        assert sites.logical_line_key(line) == line_key(line)
 
 
 def test_logical_line_keys_match_line_key_on_the_seeds():
@@ -409,5 +409,5 @@ def test_logical_line_keys_match_line_key_on_the_seeds():
         pytest.skip(f"development data not found at {SHARED}")
     for path in seeds:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for line in lines._logical_lines(text, lines.DEFAULT_CONFIG):
-            assert sites._logical_line_key(line) == line_key(line)
+        for line in lines.logical_lines(text, lines.DEFAULT_CONFIG):
+            assert sites.logical_line_key(line) == line_key(line)

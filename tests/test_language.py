@@ -169,7 +169,7 @@ def test_ngrams_match_langdetects_own_extraction():
         detector.append(text)
         detector.cleaning_text()
         expected = [model.rows[gram] for gram in detector._extract_ngrams()]
-        assert language_model._ngram_rows(model, text) == expected
+        assert language_model.ngram_rows(model, text) == expected
 
 
 @settings(max_examples=150, deadline=None)
@@ -370,7 +370,7 @@ def test_cached_model_is_the_built_model_and_detects_the_same(tmp_path, monkeypa
     cached = language_model._read_cached(path)
     assert _same_model(built, cached)
     text = "Der Hafen wurde am Samstag wegen des Sturms geschlossen, die Fähren fuhren nicht."
-    assert language_model._ngram_rows(cached, text) == language_model._ngram_rows(built, text)
+    assert language_model.ngram_rows(cached, text) == language_model.ngram_rows(built, text)
     assert [p.name for p in tmp_path.iterdir()] == [path.rsplit("/", 1)[1]]  # no temp file left
 
 

@@ -40,7 +40,7 @@ import duckdb
 from pagestream.query_files import check_listed_files, table_sources
 from pagestream.query_output import FORMATS, rows, write_result
 from pagestream.query_runs import create_runs_view as _create_runs_view
-from pagestream.query_views import _create_table_view, _existing_files, _sql_string
+from pagestream.query_views import create_table_view, existing_files, sql_string
 
 __all__ = [
     "FORMATS",
@@ -173,10 +173,10 @@ def connect(out_dir: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyCo
     try:
         for table in TABLES:
             name = f"_all_{table}" if shared else table
-            _create_table_view(con, name, _existing_files(root, sources, table), table)
+            create_table_view(con, name, existing_files(root, sources, table), table)
             if shared:  # the run's rows share compacted files with other runs
                 con.execute(
-                    f"CREATE VIEW {table} AS SELECT * FROM {name} WHERE run_id = {_sql_string(run_id)}"
+                    f"CREATE VIEW {table} AS SELECT * FROM {name} WHERE run_id = {sql_string(run_id)}"
                 )
         _create_runs_view(con, runs)
     except duckdb.Error as exc:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pagestream.query import RunManifest
 
 
-def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[list[str]]:
+def existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list[list[str]]:
     """The listed files, in groups of one schema version, newest version first."""
     groups: dict[str, dict[str, None]] = {}
     for run in runs:
@@ -28,11 +28,11 @@ def _existing_files(root: Path, runs: Sequence[RunManifest], table: str) -> list
     return [list(groups[v]) for v in order]
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _create_table_view(
+def create_table_view(
     con: duckdb.DuckDBPyConnection, table: str, groups: list[list[str]], kind: str = ""
 ) -> None:
     """One ``read_parquet`` per schema version, combined by column name.
@@ -55,7 +55,7 @@ def _create_table_view(
             " hive_types = {'crawl_date': DATE, 'language': VARCHAR}, hive_types_autocast = false"
         )
     scans = [
-        f"SELECT * FROM read_parquet([{', '.join(_sql_string(f) for f in files)}], {options})"
+        f"SELECT * FROM read_parquet([{', '.join(sql_string(f) for f in files)}], {options})"
         for files in groups
     ]
     con.execute(f"CREATE VIEW {table} AS " + " UNION ALL BY NAME ".join(scans))

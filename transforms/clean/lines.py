@@ -1,8 +1,8 @@
 """A plain-text page as logical lines: splitting, normalising, per-line features, thresholds.
 
 ``CleanTextConfig`` holds the thresholds of every line rule (re-exported by ``clean_text.py``).
-``_logical_lines`` splits a page into non-blank lines with whitespace collapsed and hard-wrapped
-paragraphs joined; ``_features`` tells whether a line is a sentence and whether it reads as
+``logical_lines`` splits a page into non-blank lines with whitespace collapsed and hard-wrapped
+paragraphs joined; ``line_features`` tells whether a line is a sentence and whether it reads as
 prose. The rules that drop lines are in ``line_rules.py``, the cleaning itself in
 ``clean_text.py``. All functions are pure and deterministic.
 """
@@ -83,7 +83,7 @@ _TRAILING_LINK = re.compile(
 )
 
 
-class _Line(NamedTuple):
+class LineFeatures(NamedTuple):
     text: str
     words: int
     prose: bool
@@ -99,7 +99,7 @@ def _introduces_list(text: str, words: int) -> bool:
     return text.endswith(":") and words >= _INTRO_MIN_WORDS
 
 
-def _features(text: str, config: CleanTextConfig) -> _Line:
+def line_features(text: str, config: CleanTextConfig) -> LineFeatures:
     """Words (script-aware, see ``scripts.py``), sentence, prose. A line in a script often
     written without sentence marks (Thai, Lao, ...) is a sentence from ``unpunctuated_min_words``
     on (a headline is shorter). Han/kana lines, where a character counts as a word, need twice
@@ -120,13 +120,13 @@ def _features(text: str, config: CleanTextConfig) -> _Line:
     prose = (sentence and words >= config.prose_min_words and not text.endswith(":")) or (
         words >= unpunctuated_min and mostly_lower
     )
-    return _Line(text, words, prose, sentence)
+    return LineFeatures(text, words, prose, sentence)
 
 
 # --- splitting ------------------------------------------------------------------------------
 
 
-def _normalise(line: str) -> str:
+def normalise(line: str) -> str:
     return " ".join((line if line.isascii() else _INVISIBLE.sub("", line)).split())
 
 
@@ -137,12 +137,12 @@ def _continues(previous: str, line: str, config: CleanTextConfig) -> bool:
     return line[:1].islower() or len(line) >= config.wrap_min_chars
 
 
-def _logical_lines(text: str, config: CleanTextConfig) -> list[str]:
+def logical_lines(text: str, config: CleanTextConfig) -> list[str]:
     """Non-blank lines, whitespace normalised, hard wraps joined, trailing "Read more" cut."""
     lines: list[str] = []
     previous_blank = True
     for raw in text.splitlines():
-        line = _normalise(raw)
+        line = normalise(raw)
         if not line:
             previous_blank = True
             continue

@@ -1,7 +1,7 @@
 """Title, published date and author of a plain-text page, read from its lines.
 
 trafilatura reads them from HTML markup; a scraped text page has only lines, so they are found
-where the line cleaner's analysis puts them (``text._analyse``):
+where the line cleaner's analysis puts them (``text.analyse``):
 
 * **title**: the headline, i.e. the heading the cleaner keeps right before the first run of
   article prose (at most ``title_max_gap`` lines before it; never a line of a "Related" list,
@@ -25,8 +25,8 @@ import re
 from typing import NamedTuple
 
 from pagestream.transforms.clean.dates import parse_date_line
-from pagestream.transforms.clean.lines import DEFAULT_CONFIG, CleanTextConfig, _Line
-from pagestream.transforms.clean.text import _analyse, _heading_like, _run_start
+from pagestream.transforms.clean.lines import DEFAULT_CONFIG, CleanTextConfig, LineFeatures
+from pagestream.transforms.clean.text import analyse, heading_like, run_start
 
 __all__ = ["TextMetadata", "metadata_from", "text_metadata"]
 
@@ -66,16 +66,16 @@ def _author(text: str) -> str | None:
 
 
 def metadata_from(
-    lines: list[_Line], reasons: list[str | None], config: CleanTextConfig = DEFAULT_CONFIG
+    lines: list[LineFeatures], reasons: list[str | None], config: CleanTextConfig = DEFAULT_CONFIG
 ) -> TextMetadata:
-    """Title, date and author from the analysis of a page (``text._analyse``)."""
+    """Title, date and author from the analysis of a page (``text.analyse``)."""
     first = next(
         (i for i, (ln, r) in enumerate(zip(lines, reasons, strict=True)) if r is None and ln.prose),
         None,
     )
     if first is None:
         return TextMetadata()
-    first = _run_start(lines, reasons, first)  # short sentences before the prose: the article
+    first = run_start(lines, reasons, first)  # short sentences before the prose: the article
     start = max(0, first - config.title_max_gap - 1)
     title_at = next((j for j in range(first - 1, start - 1, -1) if reasons[j] is None), None)
     if title_at is None:
@@ -84,7 +84,7 @@ def metadata_from(
                 j
                 for j in range(first - 1, start - 1, -1)
                 if reasons[j] in _SHAPE_ONLY
-                and _heading_like(lines[j], config)
+                and heading_like(lines[j], config)
                 and not (j > 0 and reasons[j - 1] == "related")
             ),
             None,
@@ -103,5 +103,5 @@ def text_metadata(
     text: str, repeated: frozenset[str] = frozenset(), config: CleanTextConfig = DEFAULT_CONFIG
 ) -> TextMetadata:
     """Title, published date (ISO) and author of a plain-text page (see the module doc)."""
-    lines, reasons = _analyse(text, repeated, config)
+    lines, reasons = analyse(text, repeated, config)
     return metadata_from(lines, reasons, config)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from pagestream.transforms.clean.lines import DEFAULT_CONFIG, CleanTextConfig
 from pagestream.transforms.clean.metadata import TextMetadata, metadata_from
 from pagestream.transforms.clean.modes import TEXT_CLEANING_MODES
-from pagestream.transforms.clean.text import _analyse, _result, remove_repeated_lines
+from pagestream.transforms.clean.text import analyse, remove_repeated_lines, result
 
 __all__ = ["PlainText", "clean_plain_text"]
 
@@ -38,8 +38,8 @@ def clean_plain_text(
         )
     if mode == "off":
         return PlainText(text, TextMetadata())
-    lines, reasons = _analyse(text, repeated, config)
+    lines, reasons = analyse(text, repeated, config)
     metadata = metadata_from(lines, reasons, config)
     if mode == "lines":
-        return PlainText(_result(lines, reasons).text, metadata)
+        return PlainText(result(lines, reasons).text, metadata)
     return PlainText(remove_repeated_lines(text, repeated, config), metadata)

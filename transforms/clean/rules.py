@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from typing import NamedTuple
 
-from pagestream.transforms.clean.lines import CleanTextConfig, _Line
+from pagestream.transforms.clean.lines import CleanTextConfig, LineFeatures
 from pagestream.transforms.scripts import han_or_kana
 
 __all__: list[str] = []  # internal to clean_text.py: rule tables and line predicates
@@ -61,12 +61,12 @@ _NATIVE_WIDGET = re.compile(
 _NATIVE_WIDGET_MAX_WORDS = 7
 
 
-def _native_widget(line: _Line) -> bool:
+def native_widget(line: LineFeatures) -> bool:
     words = line.words / (2 if han_or_kana(line.text) else 1)
     return words <= _NATIVE_WIDGET_MAX_WORDS and bool(_NATIVE_WIDGET.search(line.text.lower()))
 
 
-def _speaks_to_reader(line: _Line) -> bool:
+def speaks_to_reader(line: LineFeatures) -> bool:
     lower = line.text.lower()
     if _REPORTED.search(lower):
         return False
@@ -100,18 +100,18 @@ def _rule(reason: str, *checks: tuple[str, str], boilerplate: str | None = None)
     )
 
 
-def _matches(rule: _Rule, lower: str, words: set[str]) -> bool:
+def rule_matches(rule: _Rule, lower: str, words: set[str]) -> bool:
     if words.isdisjoint(rule.gate):
         return False
     return any(not words.isdisjoint(gate) and p.search(lower) for gate, p in rule.checks)
 
 
-_GATE_WORDS = re.compile(r"[^\W\d_]+|©")
+GATE_WORDS = re.compile(r"[^\W\d_]+|©")
 _MEDIA = "photo photos image images picture pictures slide slides page pages video videos"
 
 # Trigger words: the line is dropped unless it is prose that neither speaks to the reader nor
 # matches the rule's ``boilerplate`` pattern.
-_TRIGGER_RULES = (
+TRIGGER_RULES = (
     _rule(
         "javascript",
         ("javascript", "javascript"),
@@ -164,7 +164,7 @@ _TRIGGER_RULES = (
 )
 
 # Shapes of non-prose lines; prose never matches these.
-_SHAPE_RULES = (
+SHAPE_RULES = (
     _rule(  # the header of a list of links to other articles
         "related",
         (
@@ -207,10 +207,10 @@ _SHAPE_RULES = (
         ("published updated posted last", r"^(published|updated|posted|last (updated|modified))\b"),
     ),
 )
-_BY_NAME = re.compile(
+BY_NAME = re.compile(
     r"(By|BY|Written by|Reporting by|Additional reporting by|Words by|Photos? by)\s+[A-Z]"
 )
-_LABEL = re.compile(r"[^:]{1,40}:$")  # a form or metadata label without its value
+LABEL = re.compile(r"[^:]{1,40}:$")  # a form or metadata label without its value
 
 _LINK_LIST = re.compile(r"[|•·»›▸►]|\s/\s|\s>\s")
 _GLUED = re.compile(r"[a-z][A-Z]")
@@ -218,7 +218,7 @@ _MARKUP_TOKEN = re.compile(r"\S*\w[-_]\w+[-_]\w+[-_]\w+\S*")
 _FUNCTION_WORDS = frozenset("the a an of to in on for and with at by from is are as or".split())  # noqa: SIM905
 
 
-def _is_link_list(line: _Line) -> bool:
+def is_link_list(line: LineFeatures) -> bool:
     """Menus and tag lists: several separators, links glued together, capitalised words only, or
     three or more commas between items of one to three words."""
     text = line.text
@@ -237,7 +237,7 @@ def _is_link_list(line: _Line) -> bool:
     )
 
 
-def _has_markup(line: _Line) -> bool:
+def has_markup(line: LineFeatures) -> bool:
     """Braces, or long ``a-b_c-d`` tokens (CSS classes, ids): one is enough in a short line, a
     paragraph of prose needs two (a url slug glued to a sentence is not code). Runs of ``_``
     (forms' fill-in blanks) do not count."""
@@ -284,14 +284,14 @@ def _script_counts(text: str) -> Counter[str]:
     return counts
 
 
-def _main_script(lines: list[_Line]) -> str | None:
+def page_main_script(lines: list[LineFeatures]) -> str | None:
     counts = _script_counts(" ".join(line.text for line in lines if line.prose))
     if not counts:
         counts = _script_counts(" ".join(line.text for line in lines))
     return min(counts, key=lambda s: (-counts[s], s)) if counts else None
 
 
-def _other_script(line: _Line, main: str | None, config: CleanTextConfig) -> bool:
+def other_script(line: LineFeatures, main: str | None, config: CleanTextConfig) -> bool:
     if main == "LATIN" and line.text.isascii():
         return False
     counts = _script_counts(line.text)

@@ -21,8 +21,8 @@ from pagestream.schemas.records import file_of
 from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
-    _logical_lines,
-    _normalise,
+    logical_lines,
+    normalise,
 )
 
 __all__ = ["line_key", "line_keys", "registered_domain", "site_of"]
@@ -36,18 +36,18 @@ def line_key(line: str) -> str:
     Stable across runs, processes and machines: xxhash64 of the NFKC-normalised, case-folded
     line with every run of digits replaced by ``0``.
     """
-    return _logical_line_key(_normalise(line))
+    return logical_line_key(normalise(line))
 
 
-def _logical_line_key(line: str) -> str:
-    """``line_key`` of a line from ``_logical_lines``, which is normalised already (idempotent
-    ``_normalise``): saves normalising every line twice."""
+def logical_line_key(line: str) -> str:
+    """``line_key`` of a line from ``logical_lines``, which is normalised already (idempotent
+    ``normalise``): saves normalising every line twice."""
     if not line.isascii():
         line = unicodedata.normalize("NFKC", line)
     return xxhash.xxh64_hexdigest(_DIGITS.sub("0", line.casefold()).encode("utf-8"))
 
 
-def _repeat_candidate(line: str, config: CleanTextConfig) -> bool:
+def repeat_candidate(line: str, config: CleanTextConfig) -> bool:
     # Lines without letters (numbers, dates once digits are folded, dividers) would all share a
     # key; long lines are paragraphs, whose verbatim repeats are duplicate pages, not templates.
     return any(c.isalpha() for c in line) and len(line.split()) <= config.repeat_max_words
@@ -60,11 +60,7 @@ def line_keys(text: str, config: CleanTextConfig = DEFAULT_CONFIG) -> list[str]:
     than ``repeat_max_words`` words are not candidates.
     """
     return sorted(
-        {
-            _logical_line_key(ln)
-            for ln in _logical_lines(text, config)
-            if _repeat_candidate(ln, config)
-        }
+        {logical_line_key(ln) for ln in logical_lines(text, config) if repeat_candidate(ln, config)}
     )
 
 

@@ -43,27 +43,27 @@ from pagestream.transforms.clean.dates import is_date_line
 from pagestream.transforms.clean.lines import (
     DEFAULT_CONFIG,
     CleanTextConfig,
-    _features,
-    _Line,
-    _logical_lines,
+    LineFeatures,
+    line_features,
+    logical_lines,
 )
 from pagestream.transforms.clean.rules import (
-    _BY_NAME,
-    _GATE_WORDS,
-    _LABEL,
-    _SHAPE_RULES,
-    _TRIGGER_RULES,
-    _has_markup,
-    _is_link_list,
-    _main_script,
-    _matches,
-    _native_widget,
-    _other_script,
-    _speaks_to_reader,
+    BY_NAME,
+    GATE_WORDS,
+    LABEL,
+    SHAPE_RULES,
+    TRIGGER_RULES,
+    has_markup,
+    is_link_list,
+    native_widget,
+    other_script,
+    page_main_script,
+    rule_matches,
+    speaks_to_reader,
 )
 from pagestream.transforms.clean.sites import (
-    _logical_line_key,
-    _repeat_candidate,
+    logical_line_key,
+    repeat_candidate,
 )
 from pagestream.transforms.scripts import han_or_kana
 
@@ -90,7 +90,7 @@ class CleanResult(NamedTuple):
 
 
 def _reason(
-    line: _Line,
+    line: LineFeatures,
     key: str,
     seen: set[str],
     repeated: frozenset[str],
@@ -99,36 +99,36 @@ def _reason(
 ) -> str | None:
     """Why ``line`` is boilerplate, or None to keep it. The first matching rule names it."""
     text = line.text
-    if key in repeated and _repeat_candidate(text, config):
+    if key in repeated and repeat_candidate(text, config):
         return "repeated"
     if key in seen:
         return "duplicate"
     if "lorem ipsum" in text.lower():
         return "lorem_ipsum"
-    if _has_markup(line):
+    if has_markup(line):
         return "code"
     lower = text.lower()
-    words = set(_GATE_WORDS.findall(lower))
-    for rule in _TRIGGER_RULES:
-        if _matches(rule, lower, words) and (
+    words = set(GATE_WORDS.findall(lower))
+    for rule in TRIGGER_RULES:
+        if rule_matches(rule, lower, words) and (
             not line.prose
-            or _speaks_to_reader(line)
+            or speaks_to_reader(line)
             or (rule.boilerplate is not None and rule.boilerplate.search(lower))
         ):
             return rule.reason
     if not line.prose:
-        for rule in _SHAPE_RULES:
-            if _matches(rule, lower, words):
+        for rule in SHAPE_RULES:
+            if rule_matches(rule, lower, words):
                 return rule.reason
-        if _native_widget(line):
+        if native_widget(line):
             return "widget"
-        if _BY_NAME.match(text):
+        if BY_NAME.match(text):
             return "byline"
-        if _LABEL.match(text) or (text.endswith(":") and _speaks_to_reader(line)):
+        if LABEL.match(text) or (text.endswith(":") and speaks_to_reader(line)):
             return "label"  # also "Get a weekly summary of our stories:" (a call to the reader)
-        if _is_link_list(line):
+        if is_link_list(line):
             return "navigation"
-    if not line.prose and _other_script(line, main_script, config):
+    if not line.prose and other_script(line, main_script, config):
         return "script"
     if not line.prose and not line.sentence:
         return "no_sentence"
@@ -139,7 +139,7 @@ def _reason(
     return None
 
 
-def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
+def heading_like(line: LineFeatures, config: CleanTextConfig) -> bool:
     text = line.text
     tokens = text.split()
     max_words = config.heading_max_words * (2 if han_or_kana(text) else 1)
@@ -159,7 +159,7 @@ def _heading_like(line: _Line, config: CleanTextConfig) -> bool:
     )
 
 
-def _run_start(lines: list[_Line], reasons: list[str | None], i: int) -> int:
+def run_start(lines: list[LineFeatures], reasons: list[str | None], i: int) -> int:
     """Where the run of article text that prose line ``i`` is in starts: back over the short
     sentences kept right before it (a sentence that is not prose)."""
     while i > 0 and reasons[i - 1] is None and lines[i - 1].sentence and not lines[i - 1].prose:
@@ -168,7 +168,7 @@ def _run_start(lines: list[_Line], reasons: list[str | None], i: int) -> int:
 
 
 def _restore_headings(
-    lines: list[_Line], reasons: list[str | None], config: CleanTextConfig
+    lines: list[LineFeatures], reasons: list[str | None], config: CleanTextConfig
 ) -> None:
     """Keeps the heading-like line that leads to each run of article prose (see module doc).
     Short sentences kept right before the prose ("Nobody was hurt.") belong to its run."""
@@ -176,7 +176,7 @@ def _restore_headings(
     for i, line in enumerate(lines):
         if reasons[i] is not None or not line.prose:
             continue
-        start = _run_start(lines, reasons, i)
+        start = run_start(lines, reasons, i)
         if start > 0 and reasons[start - 1] is None:
             seen_prose = True
             continue
@@ -186,7 +186,7 @@ def _restore_headings(
             if reasons[j] is None:
                 break
             after_list = j > 0 and reasons[j - 1] == "related"
-            if reasons[j] == "no_sentence" and _heading_like(lines[j], config) and not after_list:
+            if reasons[j] == "no_sentence" and heading_like(lines[j], config) and not after_list:
                 reasons[j] = None
                 break
 
@@ -206,27 +206,27 @@ def clean_text(
         their number; and the number of dropped lines per reason. A line that occurs twice in the
         page is kept once. Never raises on any ``str``; the same input gives the same output.
     """
-    lines, reasons = _analyse(text, repeated, config)
-    return _result(lines, reasons)
+    lines, reasons = analyse(text, repeated, config)
+    return result(lines, reasons)
 
 
-def _analyse(
+def analyse(
     text: str, repeated: frozenset[str], config: CleanTextConfig
-) -> tuple[list[_Line], list[str | None]]:
+) -> tuple[list[LineFeatures], list[str | None]]:
     """The logical lines of ``text`` and why each is dropped (None: kept), headings restored."""
-    lines = [_features(ln, config) for ln in _logical_lines(text, config)]
-    main_script = _main_script(lines)
+    lines = [line_features(ln, config) for ln in logical_lines(text, config)]
+    main_script = page_main_script(lines)
     seen: set[str] = set()
     reasons: list[str | None] = []
     for line in lines:
-        key = _logical_line_key(line.text)
+        key = logical_line_key(line.text)
         reasons.append(_reason(line, key, seen, repeated, main_script, config))
         seen.add(key)
     _restore_headings(lines, reasons, config)
     return lines, reasons
 
 
-def _result(lines: list[_Line], reasons: list[str | None]) -> CleanResult:
+def result(lines: list[LineFeatures], reasons: list[str | None]) -> CleanResult:
     kept = [line.text for line, reason in zip(lines, reasons, strict=True) if reason is None]
     removed = Counter(reason for reason in reasons if reason is not None)
     return CleanResult("\n\n".join(kept), len(kept), tuple(sorted(removed.items())))
@@ -240,11 +240,11 @@ def remove_repeated_lines(
     Every other line is kept as is (whitespace collapsed); paragraphs come out separated by a
     blank line.
     """
-    lines = _logical_lines(text, config)
+    lines = logical_lines(text, config)
     if repeated:  # most sites repeat no line: then no line needs its key (0.25 of ~1 ms/page)
         lines = [
             line
             for line in lines
-            if not (_repeat_candidate(line, config) and _logical_line_key(line) in repeated)
+            if not (repeat_candidate(line, config) and logical_line_key(line) in repeated)
         ]
     return "\n\n".join(lines)

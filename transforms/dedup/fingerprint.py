@@ -16,13 +16,18 @@ import apache_beam as beam
 import numpy as np
 
 from pagestream.schemas.validation import NEAR_DUP_THRESHOLD, Number, check_fields, fail, setting
-from pagestream.transforms.dedup.minhash import _hashes_of_lines, _signature, band_keys, minhash
+from pagestream.transforms.dedup.minhash import (
+    band_keys,
+    hashes_of_lines,
+    minhash,
+    minhash_signature,
+)
 from pagestream.transforms.dedup.normalise import (
-    _digest,
-    _fold,
-    _line_text,
     content_hash,
+    fold_text,
     normalise_url,
+    normalised_lines,
+    text_digest,
 )
 
 __all__ = [
@@ -160,9 +165,12 @@ def fingerprint_page(page, config: DedupConfig, logical_date: str, *, current: b
         # The line text holds only word characters, " " and "\n" (both str.split() whitespace,
         # no word character is), so its words joined by " " are normalise_text(text): saves a
         # regex pass (~0.5 ms/page). tests/test_fingerprint.py checks every code point.
-        line_text = _line_text(_fold(text))
-        hashes = _hashes_of_lines(line_text, config.shingle_size, config.min_line_words)
-        signature, digest = _signature(hashes, config), _digest(" ".join(line_text.split()))
+        line_text = normalised_lines(fold_text(text))
+        hashes = hashes_of_lines(line_text, config.shingle_size, config.min_line_words)
+        signature, digest = (
+            minhash_signature(hashes, config),
+            text_digest(" ".join(line_text.split())),
+        )
     else:
         signature, digest = minhash(text, config), content_hash(text)
     return Fingerprint(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xxhash
 
-from pagestream.transforms.dedup.normalise import _fold, _kept_lines, _line_text
+from pagestream.transforms.dedup.normalise import fold_text, kept_lines, normalised_lines
 
 if TYPE_CHECKING:
     from pagestream.transforms.dedup.fingerprint import DedupConfig
@@ -55,11 +55,11 @@ def shingle_hashes(text: str, n: int, min_line_words: int = 0) -> np.ndarray:
     ms/page for ``minhash`` on 900-word articles vs ~2.9 with string shingles through
     datasketch's per-value ``update_batch``; tokenising is most of the remaining cost.
     """
-    return _hashes_of_lines(_line_text(_fold(text)), n, min_line_words)
+    return hashes_of_lines(normalised_lines(fold_text(text)), n, min_line_words)
 
 
-def _hashes_of_lines(line_text: str, n: int, min_line_words: int) -> np.ndarray:
-    kept = _kept_lines(line_text, min_line_words)
+def hashes_of_lines(line_text: str, n: int, min_line_words: int) -> np.ndarray:
+    kept = kept_lines(line_text, min_line_words)
     if not kept:
         return np.zeros(0, dtype=np.uint64)
     flat = [t for line in kept for t in line]
@@ -103,10 +103,10 @@ def minhash(text: str, config: DedupConfig) -> np.ndarray:
     words: such pages are never near duplicates of anything (``estimated_jaccard`` gives 0.0).
     """
     hashes = shingle_hashes(text[: config.max_chars], config.shingle_size, config.min_line_words)
-    return _signature(hashes, config)
+    return minhash_signature(hashes, config)
 
 
-def _signature(hashes: np.ndarray, config: DedupConfig) -> np.ndarray:
+def minhash_signature(hashes: np.ndarray, config: DedupConfig) -> np.ndarray:
     if len(hashes) == 0:
         return np.zeros(0, dtype=np.uint32)
     a, b = _permutations(config.num_perm, config.seed)

@@ -32,21 +32,21 @@ _TRACKING_PARAMS = frozenset(
 )
 
 
-def _fold(text: str) -> str:
+def fold_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
 def normalise_text(text: str) -> str:
     """NFKC, case-folded, every run of punctuation/symbols/whitespace turned into one space."""
-    return _NON_WORD.sub(" ", _fold(text)).strip()
+    return _NON_WORD.sub(" ", fold_text(text)).strip()
 
 
 def content_hash(text: str) -> str:
     """128-bit xxh3 hex digest of ``normalise_text(text)``: equal normalised text, equal hash."""
-    return _digest(normalise_text(text))
+    return text_digest(normalise_text(text))
 
 
-def _digest(normalised: str) -> str:
+def text_digest(normalised: str) -> str:
     return xxhash.xxh3_128_hexdigest(normalised.encode("utf-8"))
 
 
@@ -94,12 +94,12 @@ def _split_tokens(normalised: str) -> list[str]:
     return _TOKEN.findall(normalised)
 
 
-def _line_text(folded: str) -> str:
+def normalised_lines(folded: str) -> str:
     """Word characters, spaces (for each other run) and "\\n" (for each line break)."""
     return _NON_WORD_BUT_NEWLINE.sub(" ", "\n".join(folded.splitlines()))
 
 
-def _kept_lines(line_text: str, min_line_words: int) -> list[list[str]]:
+def kept_lines(line_text: str, min_line_words: int) -> list[list[str]]:
     lines = [t for t in map(_split_tokens, line_text.split("\n")) if t]
     kept = [t for t in lines if len(t) >= max(min_line_words, 1)]
     if not kept and lines:
@@ -117,7 +117,7 @@ def shingles(text: str, n: int, min_line_words: int = 0) -> set[str]:
     the strings.
     """
     out: set[str] = set()
-    for toks in _kept_lines(_line_text(_fold(text)), min_line_words):
+    for toks in kept_lines(normalised_lines(fold_text(text)), min_line_words):
         if len(toks) <= n:
             out.add(" ".join(toks))
         else:

@@ -22,7 +22,7 @@ from pagestream.transforms.dedup.fingerprint import (
     node_id,
 )
 from pagestream.transforms.dedup.minhash import fingerprint_tag
-from pagestream.transforms.dedup.state import StateError, _attempt_dir, _check_run_id
+from pagestream.transforms.dedup.state import StateError, check_run_id, state_attempt_dir
 
 __all__ = [
     "INDEX_SCHEMA",
@@ -110,8 +110,8 @@ class WriteIndexSegment(beam.PTransform):
 
     def __init__(self, state_dir: str, run_id: str, attempt: str, config: DedupConfig) -> None:
         super().__init__()
-        _check_run_id(run_id)
-        self._dir = _attempt_dir(state_dir, run_id, attempt)
+        check_run_id(run_id)
+        self._dir = state_attempt_dir(state_dir, run_id, attempt)
         self._config = config
 
     def expand(self, pages):

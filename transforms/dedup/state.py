@@ -54,7 +54,7 @@ class CommittedRun(NamedTuple):
     files: tuple[str, ...]
 
 
-def _check_run_id(run_id: str) -> None:
+def check_run_id(run_id: str) -> None:
     bad = not run_id or run_id[0] in "._" or any(c in run_id for c in "/\\\x1f\n*?[")
     if bad:
         raise ValueError(
@@ -63,7 +63,7 @@ def _check_run_id(run_id: str) -> None:
         )
 
 
-def _attempt_dir(state_dir: str, run_id: str, attempt: str) -> str:
+def state_attempt_dir(state_dir: str, run_id: str, attempt: str) -> str:
     return FileSystems.join(state_dir, "index", f"run_id={run_id}", f"attempt={attempt}")
 
 
@@ -73,11 +73,11 @@ def _marker(state_dir: str, run_id: str) -> str:
 
 def begin_run(state_dir: str, run_id: str) -> str:
     """A new attempt token for ``run_id``; nothing committed is touched."""
-    _check_run_id(run_id)
+    check_run_id(run_id)
     return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
 
 
-def _match(pattern: str) -> list[str]:
+def match_paths(pattern: str) -> list[str]:
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
@@ -109,8 +109,8 @@ def _write_marker(state_dir: str, run_id: str, marker: dict, token: str) -> None
 
 
 def _segment_files(state_dir: str, run_id: str, attempt: str) -> list[str]:
-    attempt_dir = _attempt_dir(state_dir, run_id, attempt)
-    files = _match(FileSystems.join(attempt_dir, "part-*.parquet"))
+    attempt_dir = state_attempt_dir(state_dir, run_id, attempt)
+    files = match_paths(FileSystems.join(attempt_dir, "part-*.parquet"))
     return [path[len(attempt_dir) :].lstrip("/") for path in files]
 
 
@@ -132,7 +132,7 @@ class StateCommit:
     def __init__(
         self, state_dir: str, run_id: str, attempt: str, logical_date: str, output: str | None
     ) -> None:
-        _check_run_id(run_id)
+        check_run_id(run_id)
         if output is not None and FileSystems.get_scheme(output) is None:
             # Relative to the state directory: an output moved with its own OUT/_state still
             # finds its manifests.
@@ -162,10 +162,12 @@ class StateCommit:
         marker = {"run_id": self.run_id, "output": self.output, "attempt": self.attempt, **entry}
         marker["attempts"] = {self.attempt: entry}
         _write_marker(self.state_dir, self.run_id, marker, self.attempt)
-        attempt_dir = _attempt_dir(self.state_dir, self.run_id, self.attempt)
+        attempt_dir = state_attempt_dir(self.state_dir, self.run_id, self.attempt)
         run_dir = FileSystems.join(self.state_dir, "index", f"run_id={self.run_id}")
         stale = [
-            p for p in _match(FileSystems.join(run_dir, "attempt=*", "*")) if attempt_dir not in p
+            p
+            for p in match_paths(FileSystems.join(run_dir, "attempt=*", "*"))
+            if attempt_dir not in p
         ]
         if stale:
             FileSystems.delete(stale)
@@ -211,7 +213,7 @@ def committed_runs(state_dir: str) -> list[CommittedRun]:
         StateError: a marker is not valid JSON of the marker's shape (names the file).
     """
     runs = []
-    for path in _match(FileSystems.join(state_dir, "_committed", "*.json")):
+    for path in match_paths(FileSystems.join(state_dir, "_committed", "*.json")):
         if path.rsplit("/", 1)[-1].startswith("."):
             continue
         marker = _read_marker(path)
@@ -222,7 +224,7 @@ def committed_runs(state_dir: str) -> list[CommittedRun]:
             attempt = marker.get("attempt") or next(iter(attempts), None)
         if attempt not in attempts:
             continue  # not committed: no manifest, or one that names another attempt
-        base = _attempt_dir(state_dir, run_id, attempt)
+        base = state_attempt_dir(state_dir, run_id, attempt)
         files = tuple(FileSystems.join(base, name) for name in attempts[attempt]["files"])
         runs.append(CommittedRun(run_id, attempts[attempt]["logical_date"], attempt, files))
     return sorted(runs, key=lambda r: (r.logical_date, r.run_id))

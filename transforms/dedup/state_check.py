@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pagestream.transforms.dedup.segments import INDEX_SCHEMA
-from pagestream.transforms.dedup.state import StateError, _match, committed_runs
+from pagestream.transforms.dedup.state import StateError, committed_runs, match_paths
 
 __all__ = ["check_state"]
 
@@ -33,7 +33,7 @@ def check_state(state_dir: str) -> None:
         return
     if local and not os.path.isdir(root):
         raise StateError(f"--state {state_dir}: not a directory")
-    for path in _match(f"{root}/**") if not local else _walk(root):
+    for path in match_paths(f"{root}/**") if not local else _walk(root):
         rel = path[len(root) :].lstrip("/")
         if any(part.startswith(".") for part in rel.split("/")):
             continue

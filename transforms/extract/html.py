@@ -15,7 +15,7 @@ from datetime import date
 import lxml.etree
 import lxml.html
 import trafilatura
-from trafilatura.utils import load_html
+from trafilatura import load_html
 
 from pagestream.transforms.extract import metadata as html_meta
 from pagestream.transforms.extract.config import (

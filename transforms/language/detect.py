@@ -44,10 +44,10 @@ from pagestream.transforms.language.hints import (
     tld_languages,
 )
 from pagestream.transforms.language.model import (
-    _Model,
-    _ngram_rows,
+    Model,
     dominant_script,
     load_model,
+    ngram_rows,
     supported_languages,
 )
 
@@ -143,7 +143,7 @@ def sample_text(text: str, max_chars: int, slices: int = 1) -> str:
 
 
 def _prior(
-    model: _Model, script: str, hints: LanguageHints | None, config: LanguageConfig
+    model: Model, script: str, hints: LanguageHints | None, config: LanguageConfig
 ) -> np.ndarray:
     """Prior over ``model.langs`` from the script and the hints (not normalised; may be all zero)."""
     count = len(model.langs)
@@ -179,7 +179,7 @@ def posterior(text: str, hints: LanguageHints | None, config: LanguageConfig) ->
         sample = (
             sample.lower()
         )  # langdetect skips ALL-CAPS words; an ALL-CAPS headline had no n-gram
-    rows = _ngram_rows(model, sample)
+    rows = ngram_rows(model, sample)
     if not rows or not prior.any():
         return {}
     with np.errstate(divide="ignore"):

@@ -1,7 +1,7 @@
 """langdetect's profile model, loaded once per process, and the n-grams it reads from a text.
 
 The model is langdetect's 55 character n-gram profiles as a matrix of ``log(p(g | lang) + α)``
-(n-grams x languages), with per script the languages that write it. ``_ngram_rows`` extracts the
+(n-grams x languages), with per script the languages that write it. ``ngram_rows`` extracts the
 n-grams of a text exactly as langdetect does (its cleaning, its normaliser). ``language.py``
 computes the posterior from these; this module holds no Beam code.
 """
@@ -35,7 +35,7 @@ _NATIVE_SCRIPT_SHARE = 0.15
 
 
 @dataclass(frozen=True)
-class _Model:
+class Model:
     factory: DetectorFactory  # langdetect's text cleaning needs a Detector, made from its factory
     langs: tuple[str, ...]
     rows: dict[str, int]  # n-gram -> row of log_probs
@@ -51,7 +51,7 @@ def _script(char: str) -> str:
 
 
 @functools.cache
-def load_model() -> _Model:
+def load_model() -> Model:
     """langdetect's model, once per process: from the cache file when there is a valid one
     (~0.05 s), else built from langdetect's profiles (~1 s) and cached for the next process."""
     path = _cache_path()
@@ -66,7 +66,7 @@ def load_model() -> _Model:
     return model
 
 
-def _build_model() -> _Model:
+def _build_model() -> Model:
     """Builds the model from langdetect's profiles (sorted, so language order is the same everywhere)."""
     factory = DetectorFactory()
     names = sorted(os.listdir(PROFILES_DIRECTORY))  # langdetect itself uses os.listdir order
@@ -95,14 +95,14 @@ def _build_model() -> _Model:
 
 def _new_model(
     langs: tuple[str, ...], rows: dict[str, int], log_probs: np.ndarray, native: dict
-) -> _Model:
+) -> Model:
     """The model, with the langdetect factory its text cleaning needs: the language list and
     the n-grams (the Detector only tests membership, so the float lists are not kept)."""
     factory = DetectorFactory()
     factory.langlist = list(langs)
     factory.word_lang_prob_map = rows
     factory.seed = 0  # only for Detector objects made from it; the posterior draws nothing
-    return _Model(factory=factory, langs=langs, rows=rows, log_probs=log_probs, native=native)
+    return Model(factory=factory, langs=langs, rows=rows, log_probs=log_probs, native=native)
 
 
 # The built model is cached as a .npz (no pickle) in PAGESTREAM_CACHE_DIR, else
@@ -138,7 +138,7 @@ def _cache_path() -> str | None:
     return os.path.join(directory, f"langdetect-model-{key}.npz")
 
 
-def _read_cached(path: str) -> _Model:
+def _read_cached(path: str) -> Model:
     with np.load(path, allow_pickle=False) as data:
         langs = tuple(str(x) for x in data["langs"])
         grams = data["grams"].tolist()
@@ -155,7 +155,7 @@ def _read_cached(path: str) -> _Model:
     return _new_model(langs, rows, log_probs, native)
 
 
-def _write_cache(path: str, model: _Model) -> None:
+def _write_cache(path: str, model: Model) -> None:
     """Writes the cache file atomically; a cache that cannot be written is skipped quietly."""
     scripts = sorted(model.native)
     temp = None
@@ -193,7 +193,7 @@ def dominant_script(text: str) -> str | None:
     return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
-def _ngram_rows(model: _Model, text: str) -> list[int]:
+def ngram_rows(model: Model, text: str) -> list[int]:
     """Rows of the n-grams langdetect would extract from ``text`` (its cleaning, its normaliser).
 
     The loop is langdetect's ``NGram.add_char`` + ``Detector._extract_ngrams``, inlined with the

@@ -1,4 +1,4 @@
-"""Compiled per-language lexicons of a taxonomy: ``_build_lexicon`` and ``_Lexicon.lookup``.
+"""Compiled per-language lexicons of a taxonomy: ``build_lexicon`` and ``Lexicon.lookup``.
 
 A lexicon maps a language's stemmed words, prefixes (``word*``), suffixes (``*word``) and
 phrases to ``(label index, weight, term)`` entries, the best per label; ``taxonomy.py`` builds
@@ -28,7 +28,7 @@ Entries = tuple[tuple[int, float, str], ...]  # (label index, weight, term as wr
 
 
 @dataclass(eq=False)
-class _Lexicon:
+class Lexicon:
     """One language's compiled terms; ``cache`` memoises chunk -> token matches.
 
     Hand-written matching (a dict per match kind, slices for affixes) because a regex
@@ -135,7 +135,7 @@ def _best_per_label(entries: list[tuple[int, float, str]]) -> Entries:
     return tuple(best[k] for k in sorted(best))
 
 
-class _TermError(Exception):
+class TermError(Exception):
     def __init__(self, label: int, problem: str):
         super().__init__(problem)
         self.label, self.problem = label, problem
@@ -152,7 +152,7 @@ def _stemmer(lang: str) -> Callable[[str], str]:
     return stemmer.stemWord
 
 
-def _build_lexicon(lang: str, entries: list[tuple[int, float, str]]) -> _Lexicon:
+def build_lexicon(lang: str, entries: list[tuple[int, float, str]]) -> Lexicon:
     stem = _stemmer(lang)
     words: dict[str, list] = {}
     prefixes: dict[str, list] = {}
@@ -162,12 +162,12 @@ def _build_lexicon(lang: str, entries: list[tuple[int, float, str]]) -> _Lexicon
         core = term.strip("*")
         tokens = _TOKEN_RE.findall(core)
         if any(c.isdigit() for c in term):
-            raise _TermError(label, f"term {term!r}: only letters are matched, drop the digits")
+            raise TermError(label, f"term {term!r}: only letters are matched, drop the digits")
         if not tokens:
-            raise _TermError(label, f"term {term!r} has no letters")
+            raise TermError(label, f"term {term!r} has no letters")
         if "*" in core or term != core:
             if "*" in core or len(tokens) != 1 or tokens[0] != core or term.count("*") != 1:
-                raise _TermError(label, f"term {term!r}: '*' goes at the start or end of one word")
+                raise TermError(label, f"term {term!r}: '*' goes at the start or end of one word")
             if term.endswith("*"):
                 prefixes.setdefault(core, []).append((label, weight, term))
             else:  # "*krieg" matches a token ending in "krieg" or a stem ending in stem("krieg")
@@ -178,7 +178,7 @@ def _build_lexicon(lang: str, entries: list[tuple[int, float, str]]) -> _Lexicon
         else:
             stems = tuple(stem(t) for t in tokens)
             phrases.setdefault(stems[0], {}).setdefault(stems[1:], []).append((label, weight, term))
-    return _Lexicon(
+    return Lexicon(
         stem=stem,
         words={k: _best_per_label(v) for k, v in words.items()},
         prefixes={k: _best_per_label(v) for k, v in prefixes.items()},

@@ -30,7 +30,7 @@ import apache_beam as beam
 from pagestream.schemas.records import KIND_PAGE, Page
 from pagestream.schemas.validation import Number, check_fields, fail, setting
 from pagestream.transforms.errors import dead_page
-from pagestream.transforms.topics.lexicon import _Lexicon
+from pagestream.transforms.topics.lexicon import Lexicon
 from pagestream.transforms.topics.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
@@ -78,7 +78,7 @@ class TopicConfig:
             fail("TopicConfig.taxonomy", "a file path or None", self.taxonomy)
 
 
-def _count_terms(text: str, lexicon: _Lexicon, factor: float, counts: dict) -> int:
+def _count_terms(text: str, lexicon: Lexicon, factor: float, counts: dict) -> int:
     """Adds ``factor`` per match to ``counts[(label, term)] = [weight, tf]``; returns #tokens."""
     info: list = []
     cached, lookup, extend = lexicon.cache.get, lexicon.lookup, info.extend
@@ -159,7 +159,7 @@ _TAXONOMIES: dict[str | None, Taxonomy] = {}
 _LOCK = threading.Lock()
 
 
-def _cached_taxonomy(path: str | None) -> Taxonomy:
+def cached_taxonomy(path: str | None) -> Taxonomy:
     with _LOCK:
         if path not in _TAXONOMIES:
             _TAXONOMIES[path] = load_taxonomy(path)
@@ -179,7 +179,7 @@ class TagTopicsFn(beam.DoFn):
         self._untagged = beam.metrics.Metrics.counter(STAGE, "untagged")
 
     def setup(self) -> None:
-        self._taxonomy = _cached_taxonomy(self._config.taxonomy)
+        self._taxonomy = cached_taxonomy(self._config.taxonomy)
 
     def process(self, page: Page) -> Iterator[Page]:
         if page.kind != KIND_PAGE:
@@ -211,7 +211,7 @@ class TagTopics(beam.PTransform):
     def __init__(self, config: TopicConfig | None = None):
         super().__init__()
         self._config = config or TopicConfig()
-        _cached_taxonomy(self._config.taxonomy)
+        cached_taxonomy(self._config.taxonomy)
 
     def expand(self, pages):
         return pages | "TagTopicsFn" >> beam.ParDo(TagTopicsFn(self._config))

@@ -35,7 +35,7 @@ import yaml
 from apache_beam.io.filesystems import FileSystems
 from langdetect.detector_factory import PROFILES_DIRECTORY
 
-from pagestream.transforms.topics.lexicon import _build_lexicon, _Lexicon, _TermError
+from pagestream.transforms.topics.lexicon import Lexicon, TermError, build_lexicon
 
 __all__ = [
     "MAX_WEIGHT",
@@ -62,13 +62,13 @@ class Taxonomy:
     source: str
     labels: tuple[str, ...]
     descriptions: Mapping[str, str]
-    lexicons: Mapping[str, _Lexicon]
+    lexicons: Mapping[str, Lexicon]
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self.lexicons))
 
-    def lexicon_for(self, language: str | None) -> _Lexicon | None:
+    def lexicon_for(self, language: str | None) -> Lexicon | None:
         """The lexicon for a langdetect code (``zh-cn`` falls back to ``zh``), or None."""
         if not language:
             return None
@@ -153,8 +153,8 @@ def _compile(doc: object, source: str) -> Taxonomy:
     lexicons = {}
     for lang, entries in terms.items():
         try:
-            lexicons[lang] = _build_lexicon(lang, entries)
-        except _TermError as exc:
+            lexicons[lang] = build_lexicon(lang, entries)
+        except TermError as exc:
             raise fail(f"{lang}: {exc.problem}", list(labels)[exc.label]) from None
     return Taxonomy(source, tuple(labels), descriptions, lexicons)
 
