@@ -85,7 +85,6 @@ def _reasons(result: CleanResult) -> dict[str, int]:
         ("Tags: Russia, Syria, diplomacy", "tags"),
         ("Russia, Syria, Kremlin diplomacy, Middle East, peace talks", "navigation"),
         ("Contact us", "no_sentence"),
-        ("He agreed.", "too_few_words"),
     ],
 )
 def test_boilerplate_line_is_removed_with_reason(line, reason):
@@ -93,6 +92,36 @@ def test_boilerplate_line_is_removed_with_reason(line, reason):
     assert line not in _paragraphs(result.text)
     assert _reasons(result) == {reason: 1}
     assert result.kept_lines == 2
+
+
+KO_BODY = (
+    "김 부사장은 1978년 현대건설에 입사해 1983년 현대전자산업으로 옮긴 뒤 1997년부터 반도체 "
+    "영업을 책임져 온 ‘반도체 영업 전문가’로 알려져 있다."
+)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        f"{BODY}\n\nHe agreed.\n\n{BODY.replace('Tuesday', 'Friday')}",  # between paragraphs
+        f"Budget talks\n\nHe agreed.\n\n{BODY}",  # the article's first line of text
+        f"{BODY}\n\nHe agreed.\n\nHome | News | Sport\n\nContact us",  # its last
+        f"{KO_BODY}\n\n그것뿐이 아니었다.\n\n{KO_BODY.replace('1978', '1979')}",
+    ],
+)
+def test_short_sentence_next_to_article_prose_is_kept(page):
+    """Two words ("It was not only that." in Korean) are a sentence of the article there."""
+    kept = _paragraphs(clean_text(page).text)
+    assert any(p in ("He agreed.", "그것뿐이 아니었다.") for p in kept), kept
+
+
+def test_short_sentence_away_from_prose_is_dropped():
+    """Among template lines, "Sign up." or "He agreed." is too short to be the article's."""
+    page = f"Home | News | Sport\n\nHe agreed.\n\nContact us\n\n{BODY}\n\nAbout us\n\nNo."
+    result = clean_text(page)
+    assert "He agreed." not in _paragraphs(result.text)
+    assert "No." not in _paragraphs(result.text)
+    assert _reasons(result)["too_few_words"] == 2
 
 
 @pytest.mark.parametrize(

@@ -191,6 +191,36 @@ def _restore_headings(
                 break
 
 
+#: A line without a sentence mark just before the article's prose is the article's (a
+#: standfirst, a subheading, a caption) from this many words; "Contact us" is not.
+_INSIDE_MIN_WORDS = 5
+
+
+def _restore_inside_body(lines: list[LineFeatures], reasons: list[str | None]) -> None:
+    """Keeps a sentence too short for ``min_words`` ("He agreed.", "그것뿐이 아니었다.") when
+    it is next to a kept prose line: inside an article it is body text, whatever its length.
+    A line without a sentence mark, or a label ending in a colon, is kept from
+    ``_INSIDE_MIN_WORDS`` words between a kept line and kept prose: a subheading or a caption
+    inside the article. "Contact us", "24 September
+    2019", a call to the reader ("Share it on:") and every line a rule names by its words or a
+    site repeats stay dropped. Decided on the reasons before any restoring, so runs of short
+    lines stay out."""
+    kept = [reason is None for reason in reasons]
+    prose = [k and line.prose for line, k in zip(lines, kept, strict=True)]
+    for i, line in enumerate(lines):
+        before = i > 0 and prose[i - 1]
+        after = i + 1 < len(lines) and prose[i + 1]
+        short_sentence = reasons[i] == "too_few_words" and line.sentence and (before or after)
+        if short_sentence or (_leads_to_prose(line, reasons[i]) and kept[i - 1] and after):
+            reasons[i] = None
+
+
+def _leads_to_prose(line: LineFeatures, reason: str | None) -> bool:
+    """A line dropped for its shape that, right before the article's prose, is the article's."""
+    shape = reason == "no_sentence" or (reason == "label" and not speaks_to_reader(line))
+    return shape and line.words >= _INSIDE_MIN_WORDS
+
+
 def clean_text(
     text: str, repeated: frozenset[str] = frozenset(), config: CleanTextConfig = DEFAULT_CONFIG
 ) -> CleanResult:
@@ -222,6 +252,7 @@ def analyse(
         key = logical_line_key(line.text)
         reasons.append(_reason(line, key, seen, repeated, main_script, config))
         seen.add(key)
+    _restore_inside_body(lines, reasons)
     _restore_headings(lines, reasons, config)
     return lines, reasons
 
