@@ -180,7 +180,7 @@ MIN_WORDS = Number(int, 0, 100_000, default=50)
 #: 0.05 almost every pair of pages would be a candidate.
 NEAR_DUP_THRESHOLD = Number(float, 0.05, 1.0, default=0.7)
 #: Below this posterior the language is ``und`` (``LanguageConfig.min_score``).
-LANGUAGE_MIN_SCORE = Number(float, 0.0, 1.0, default=0.5)
+LANGUAGE_MIN_SCORE = Number(float, 0.0, 1.0, default=0.2)
 #: Bigger HTML pages are not parsed (``ExtractConfig.max_page_bytes``): 1 kB .. 1 GB, 5 MiB.
 MAX_PAGE_BYTES = Number(int, 1_000, 1_000_000_000, default=5 * 1024 * 1024, unit="bytes")
 #: Wall-clock limit of one page's extraction (``ExtractConfig.timeout_s``).

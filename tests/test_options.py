@@ -56,7 +56,7 @@ def test_defaults_are_the_composites_defaults():
 def test_manifest_records_the_values_used_not_null():
     recorded = parse([]).as_manifest()
     assert recorded["near_dup_threshold"] == 0.7
-    assert recorded["language_min_score"] == 0.5
+    assert recorded["language_min_score"] == 0.2
     assert recorded["trigger_interval"] == 10.0
     assert recorded["max_page_bytes"] == 5 * 1024 * 1024
     given = parse(["--near_dup_threshold", "0.8", "--language_min_score", "0.25"]).as_manifest()
@@ -212,7 +212,7 @@ def test_help_shows_the_default_of_every_option_that_takes_a_value():
     assert not missing, f"--help gives no default for {missing}"
     helps = {a.option_strings[-1]: a.help for a in valued}
     assert helps["--near_dup_threshold"].endswith("a number from 0.05 to 1; default 0.7")
-    assert helps["--language_min_score"].endswith("a number from 0 to 1; default 0.5")
+    assert helps["--language_min_score"].endswith("a number from 0 to 1; default 0.2")
     assert helps["--trigger_interval"].endswith("a number from 0.1 to 86400; default 10 s")
 
 
