@@ -184,3 +184,78 @@ def test_thai_page_words_are_counted_by_script():
     page = finish_text(_page(text, "off"), frozenset(), TextConfig())  # default min_words 50
     assert page.kind == "page"
     assert page.word_count == sum(-(-len(run) // 4) for run in text.split())
+
+
+def _held_out_word_pairs() -> list[tuple[str, str]]:
+    """lang-dev's two-word texts of the half ``min_score`` was not chosen on (odd url SHA-1)."""
+    import gzip
+    import hashlib
+
+    folder = SHARED / "lang-dev"
+    if not folder.exists():
+        pytest.skip(f"shared lang-dev data missing: {folder}")
+    with gzip.open(folder / "truth.jsonl.gz", "rt", encoding="utf-8") as handle:
+        truth = {row["url"]: row for row in map(json.loads, handle)}
+    with gzip.open(folder / "input.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    return [
+        (row["text"], truth[row["url"]]["language"])
+        for row in rows
+        if truth[row["url"]]["kind"] == "wordpair"
+        and int(hashlib.sha1(row["url"].encode()).hexdigest(), 16) % 2
+    ]
+
+
+def _right(pred: str, truth: str) -> bool:
+    return pred in ("zh-cn", "zh-tw") if truth == "zh" else pred == truth
+
+
+def test_two_word_texts_get_a_language_at_least_as_often_as_raw_langdetect():
+    """Issue contract for short texts: with the default ``min_score``, ``und`` only where the
+    posterior is flat, so two-word texts are right at least as often as raw langdetect's."""
+    from langdetect import DetectorFactory, detect
+
+    from pagestream.transforms.language.detect import LanguageConfig, detect_language
+
+    pairs = _held_out_word_pairs()
+    DetectorFactory.seed = 0
+
+    def raw(text: str) -> str:
+        try:
+            return detect(text)
+        except Exception:  # noqa: BLE001 - langdetect raises on texts without features
+            return "und"
+
+    ours = [detect_language(text, None, LanguageConfig())[0] for text, _ in pairs]
+    ours_right = sum(_right(p, t) for p, (_, t) in zip(ours, pairs, strict=True))
+    raw_right = sum(_right(raw(text), t) for text, t in pairs)
+    assert len(pairs) > 2000
+    assert ours_right >= raw_right, (ours_right, raw_right)
+    assert ours.count("und") < 0.02 * len(pairs)  # flat posteriors only
+
+
+def test_a_run_with_off_gives_two_word_texts_the_detector_s_language(tmp_path):
+    """Through a whole run (``--text_cleaning off --min_words 1``): every two-word text is a
+    page, and its language is the one ``detect_language`` gives the text alone."""
+    from pagestream.cli import main
+    from pagestream.transforms.language.detect import LanguageConfig, detect_language
+
+    pairs = _held_out_word_pairs()[:300]
+    feed = tmp_path / "pairs.jsonl"
+    feed.write_text(
+        "".join(json.dumps({"url": f"https://p.example/{i}", "text": text}) + "\n"
+                for i, (text, _) in enumerate(pairs)),
+        encoding="utf-8",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    code = main(["run", "--input", str(feed), "--output", str(out), "--text_cleaning", "off",
+                 "--min_words", "1", "--no_state", "--quiet"])  # fmt: skip
+    assert code == 0
+    rows = duckdb.sql(
+        f"SELECT url, language FROM read_parquet('{out}/pages/**/*.parquet', hive_partitioning=1)"
+    ).fetchall()
+    got = {int(url.rsplit("/", 1)[-1]): language for url, language in rows}
+    expected = {
+        i: detect_language(text, None, LanguageConfig())[0] for i, (text, _) in enumerate(pairs)
+    }
+    assert got == expected
