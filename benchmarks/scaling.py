@@ -61,6 +61,7 @@ def split_jsonl(source: Path, folder: Path, shards: int) -> Path:
 
 
 def start_dask(workdir: Path, workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
+    workdir.mkdir(parents=True, exist_ok=True)
     scheduler_file = workdir / "scheduler.json"
     processes = []
 
@@ -111,28 +112,42 @@ def _measured_run(data: Path, output: Path, run_id: str, beam_args: list[str]):
     return run, json.loads((output / "_runs" / f"{run_id}.json").read_text())
 
 
-def bench_workers(repeat: int, shards: int, npartitions: int) -> None:
-    """DirectRunner with 1 and 2 processes, Dask with 1 and 2 workers, on the same input;
-    one JSON line per setting (median of ``repeat`` runs; the runs of a repeat alternate)."""
+def bench_workers(
+    repeat: int, shards: int, npartitions: int, pages: int = 0, settings: tuple[str, ...] = ()
+) -> None:
+    """DirectRunner with 1 and 2 processes, Dask with 1 and 2 workers, on the same input (the
+    436 extraction-dev pages, or a ``build_corpus`` of ``pages`` in ``shards`` JSON Lines
+    files); one JSON line per setting (median of ``repeat`` runs). Each repeat runs every
+    setting once, so the ratios compare runs made minutes apart on the same machine."""
+    from common import build_corpus
+
+    settings = settings or ("direct-1", "direct-2", "dask-1", "dask-2")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = split_jsonl(EXTRACTION_DEV / "pages.jsonl.gz", tmp / "in", shards)
+        if pages:
+            build_corpus(tmp / "in", pages, shards=shards, warcs=False)
+            data = tmp / "in"
+        else:
+            data = split_jsonl(EXTRACTION_DEV / "pages.jsonl.gz", tmp / "in", shards)
         two = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+        clusters = {}
         results: dict[str, list[dict]] = {}
-        for i in range(repeat):
-            for name, args in {"direct-1": [], "direct-2": two}.items():
-                run, manifest = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
-                results.setdefault(name, []).append(run)
-        for workers in (1, 2):
-            address, processes = start_dask(tmp, workers)
-            try:
-                args = [f"--runner={DASK_RUNNER}", f"--dask_client_address={address}",
-                        f"--dask_npartitions={npartitions}"]  # fmt: skip
-                for i in range(repeat):
-                    name = f"dask-{workers}"
+        try:
+            for workers in (1, 2):
+                if f"dask-{workers}" in settings:
+                    clusters[workers] = start_dask(tmp / f"dask-{workers}", workers)
+            for i in range(repeat):
+                for name in settings:
+                    if name.startswith("dask"):
+                        address = clusters[int(name[-1])][0]
+                        args = [f"--runner={DASK_RUNNER}", f"--dask_client_address={address}",
+                                f"--dask_npartitions={npartitions}"]  # fmt: skip
+                    else:
+                        args = two if name == "direct-2" else []
                     run, manifest = _measured_run(data, tmp / f"out-{name}", f"{name}-{i}", args)
                     results.setdefault(name, []).append(run)
-            finally:
+        finally:
+            for _, processes in clusters.values():
                 stop_dask(processes)
         pages = manifest["counts"]["records_read"]  # the same input in every run
         for name, runs in results.items():
@@ -191,6 +206,13 @@ def main() -> None:
     workers.add_argument("--repeat", type=int, default=3)
     workers.add_argument("--shards", type=int, default=8)
     workers.add_argument("--npartitions", type=int, default=4)
+    workers.add_argument(
+        "--pages",
+        type=int,
+        default=0,
+        help="a generated corpus of this many pages (default: extraction-dev)",
+    )
+    workers.add_argument("--settings", default="direct-1,direct-2,dask-1,dask-2")
     size = sub.add_parser("size")
     size.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000])
     size.add_argument("--direct_num_workers", type=int, default=2)
@@ -202,7 +224,8 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     if args.what == "workers":
-        bench_workers(args.repeat, args.shards, args.npartitions)
+        settings = tuple(args.settings.split(","))
+        bench_workers(args.repeat, args.shards, args.npartitions, args.pages, settings)
         return
     beam = ["--direct_num_workers", str(args.direct_num_workers),
             "--direct_running_mode", "multi_processing"]  # fmt: skip

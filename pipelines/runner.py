@@ -58,9 +58,16 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     translation; online a run would fetch and use an engine pagestream is not tested on).
     For a batch graph like ours, without TestStream, it then picks the FnApiRunner, built
     here the way ``SwitchingDirectRunner.run_pipeline`` builds it, so only the attempt goes.
+    The DaskRunner is Beam's with the partitions of each step bounded (``dask_runner``).
     Other runners, and ``--streaming``, get Beam's own choice. With ``multi_processing`` and
     more than one worker, the workers are forked from a pre-loaded process (``local_workers``).
     """
+    if runner_name(beam_options).rsplit(".", 1)[-1] == "DaskRunner" and version_guard.tested(
+        "dask_partitions"
+    ):
+        from pagestream.pipelines.dask_runner import BoundedDaskRunner
+
+        return beam.Pipeline(runner=BoundedDaskRunner(), options=beam_options)
     if (
         runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
         or beam_options.view_as(StandardOptions).streaming

@@ -181,3 +181,84 @@ def test_dask_cluster_gives_the_direct_runners_rows(dask_cluster, tmp_path):
     per_worker = _pipeline_tasks_per_worker(stream.data)
     workers = set(client.scheduler_info()["workers"])
     assert set(per_worker) == workers, f"DoFn bundles ran on {dict(per_worker)}, workers {workers}"
+
+
+def _write_pages(folder: Path, pages: list[dict], files: int = 4) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(files):
+        lines = [json.dumps(page) + "\n" for page in pages[i::files]]
+        (folder / f"part-{i}.jsonl").write_text("".join(lines), encoding="utf-8")
+    return folder
+
+
+def test_dask_tasks_grow_with_partitions_not_pages(dask_cluster, tmp_path):
+    """The same graph on 24 and 96 pages schedules the same number of tasks, and every step
+    has at most --dask_npartitions partitions (Beam's own runner multiplied them at each
+    Flatten: tens of thousands of shuffle tasks for any input)."""
+    import gzip
+
+    source = SHARED / "extraction-dev" / "pages.jsonl.gz"
+    if not source.exists():
+        pytest.skip(f"development data not found at {SHARED}")
+    with gzip.open(source, "rt", encoding="utf-8") as handle:
+        pages = [json.loads(line) for _, line in zip(range(96), handle, strict=False)]
+    address, client = dask_cluster
+    tasks = {}
+    for count in (24, 96):
+        data = _write_pages(tmp_path / f"in-{count}", pages[:count])
+        with distributed.get_task_stream(client) as stream:
+            finished = subprocess.run(
+                [sys.executable, "-m", "pagestream.cli", "run", "--input", str(data),
+                 "--output", str(tmp_path / f"out-{count}"), "--no_state", "--quiet",
+                 f"--runner={DASK_RUNNER}", "--dask_client_address", address,
+                 "--dask_npartitions", "2"],
+                cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+            )  # fmt: skip
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        tasks[count] = len(stream.data)
+    assert tasks[24] == tasks[96], tasks
+    assert tasks[96] < 1000, tasks  # 11,434 with Beam's own DaskRunner and 2 partitions
+
+
+def _bags(runner_class, npartitions: int) -> dict:
+    """The dask bags ``runner_class`` builds for a graph with a three-way Flatten and a
+    CoGroupByKey (no cluster: the graph is built, not computed)."""
+    import apache_beam as beam
+
+    pipeline = beam.Pipeline()
+    parts = [
+        pipeline | f"Create{i}" >> beam.Create([(k % 3, k) for k in range(10)]) for i in range(3)
+    ]
+    flat = parts | beam.Flatten()
+    ({"a": flat, "b": parts[0]} | beam.CoGroupByKey() | beam.Map(lambda kv: kv[0]))
+    from apache_beam.runners.dask.overrides import dask_overrides
+
+    pipeline.replace_all(dask_overrides())  # as DaskRunner.run_pipeline does before translating
+    visitor = runner_class.to_dask_bag_visitor({"npartitions": npartitions})
+    pipeline.visit(visitor)
+    return visitor.bags
+
+
+def test_bounded_runner_keeps_every_step_within_npartitions():
+    from apache_beam.runners.dask.dask_runner import DaskRunner
+
+    from pagestream.pipelines.dask_runner import BoundedDaskRunner
+
+    stock = max(bag.npartitions for bag in _bags(DaskRunner, 2).values())
+    bounded = max(bag.npartitions for bag in _bags(BoundedDaskRunner, 2).values())
+    assert stock > 2  # what the bound is for: Beam's Flatten adds the partitions up
+    assert bounded == 2
+
+
+def test_dask_runner_falls_back_to_beams_own_on_an_untested_beam(monkeypatch):
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.dask.dask_runner import DaskRunner
+
+    from pagestream.pipelines import runner as run_runner
+    from pagestream.pipelines.dask_runner import BoundedDaskRunner
+    from pagestream.transforms import version_guard
+
+    options = PipelineOptions([f"--runner={DASK_RUNNER}"])
+    assert type(run_runner.new_pipeline(options).runner) is BoundedDaskRunner
+    monkeypatch.setattr(version_guard, "tested", lambda feature: feature != "dask_partitions")
+    assert type(run_runner.new_pipeline(options).runner) is DaskRunner

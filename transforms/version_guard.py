@@ -26,6 +26,8 @@ TESTED: dict[str, dict[str, tuple[str, ...]]] = {
     # and Beam's worker command line; builds the FnApiRunner as SwitchingDirectRunner does
     "forked_workers": {"apache-beam": ("2.77",)},
     "fn_api_runner": {"apache-beam": ("2.77",)},
+    # wraps the visitor DaskRunner.to_dask_bag_visitor returns (its visit_transform and bags)
+    "dask_partitions": {"apache-beam": ("2.77",)},
 }
 
 _LOG = logging.getLogger("pagestream")
