@@ -127,11 +127,11 @@ def _stage_transform(stage: str, out: Path):
 
 def _shuffle_bytes_per_page(pages: list) -> dict:
     """Encoded bytes MarkDuplicates groups per page: a member per LSH band key (without its
-    band keys, ``dedup._by_band``), plus the whole Fingerprint for the hash and url groups."""
+    band keys, ``dedup.mark.keyed_by_band``), plus the whole Fingerprint for the hash and url groups."""
     from apache_beam.coders import registry
 
     from pagestream.transforms.dedup.fingerprint import DedupConfig, Fingerprint, fingerprint_page
-    from pagestream.transforms.dedup.mark import _by_band
+    from pagestream.transforms.dedup.mark import keyed_by_band
 
     coder = registry.get_coder(Fingerprint)
     sample = pages[:200]
@@ -139,7 +139,7 @@ def _shuffle_bytes_per_page(pages: list) -> dict:
     for page in sample:
         fp = fingerprint_page(page, DedupConfig(), "2026-01-01")
         whole = len(coder.encode(fp))
-        band = [len(coder.encode(member)) for _, member in _by_band(fp)]
+        band = [len(coder.encode(member)) for _, member in keyed_by_band(fp)]
         sizes.append(whole)
         members.extend(band)
         per_page.append(sum(band) + whole * (1 + (1 if fp.norm_url else 0)))

@@ -251,13 +251,13 @@ def test_buckets_without_a_page_of_this_run_make_no_edges():
 
 
 def test_band_members_carry_everything_but_their_band_keys():
-    from pagestream.transforms.dedup.mark import _by_band
+    from pagestream.transforms.dedup.mark import keyed_by_band
 
     text = "one two three four five six seven eight nine ten eleven twelve " * 5
     page = new_page(url="https://a.example/x", source="f.jsonl#1", run_id="r", text=text,
                     doc_id="d1", crawl_date="2024-01-01", pipeline_version="t")  # fmt: skip
     fp = fingerprint_page(page, DedupConfig(), "2024-01-01")
-    pairs = _by_band(fp)
+    pairs = keyed_by_band(fp)
     assert [key for key, _ in pairs] == list(fp.band_keys) and len(pairs) == DedupConfig().bands
     for _, member in pairs:
         assert member.band_keys == ()

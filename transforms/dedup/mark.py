@@ -123,7 +123,7 @@ class MarkDuplicates(beam.PTransform):
         by_key = {
             "Hash": (lambda m: [(m.content_hash, m)], group_edges),
             "Url": (lambda m: [(m.norm_url, m)] if m.norm_url else [], group_edges),
-            "Band": (_by_band, lambda ms: bucket_edges(ms, config.threshold, config)),
+            "Band": (keyed_by_band, lambda ms: bucket_edges(ms, config.threshold, config)),
         }
         edge_sets = [
             members
@@ -170,7 +170,7 @@ class MarkDuplicates(beam.PTransform):
         )
 
 
-def _by_band(member: Fingerprint) -> list[tuple[str, Fingerprint]]:
+def keyed_by_band(member: Fingerprint) -> list[tuple[str, Fingerprint]]:
     """The member once per LSH band key, without its band keys: a bucket needs its node,
     keep order and signature only, and the 20 keys were most of the ~30 KiB a page sent."""
     slim = member._replace(band_keys=())
