@@ -37,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, run_measured  # noqa: E402
+from common import DATA, build_corpus, run_measured  # noqa: E402
 from size_corpus import CorpusConfig, found_duplicates, write_corpus  # noqa: E402
 
 __all__ = ["bench_size", "bench_workers", "split_jsonl", "start_dask", "stop_dask"]
@@ -119,8 +119,6 @@ def bench_workers(
     436 extraction-dev pages, or a ``build_corpus`` of ``pages`` in ``shards`` JSON Lines
     files); one JSON line per setting (median of ``repeat`` runs). Each repeat runs every
     setting once, so the ratios compare runs made minutes apart on the same machine."""
-    from common import build_corpus
-
     settings = settings or ("direct-1", "direct-2", "dask-1", "dask-2")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

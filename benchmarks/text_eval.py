@@ -28,13 +28,13 @@ import datetime as dt
 import gzip
 import json
 import random
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from babel.dates import format_date
 
+from pagestream.transforms.clean.lines import normalise
 from pagestream.transforms.clean.metadata import text_metadata
 from pagestream.transforms.clean.sites import line_keys
 from pagestream.transforms.clean.text import clean_text
@@ -125,24 +125,17 @@ def repeated_lines(pages: list[dict], min_pages: int = 3) -> frozenset[str]:
     return frozenset(key for key, n in counts.items() if n >= min_pages)
 
 
-#: The cleaner deletes these from lines by design (zero-width space, word joiner, BOM, soft
-#: hyphen: ``clean/lines.py``), so a body sentence counts as kept without them.
-_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
-
-
-def _words(text: str) -> str:
-    return " ".join(_INVISIBLE.sub("", text).split())
-
-
 def score_language(pages: list[dict], sentences: list[str]) -> dict:
     repeated = repeated_lines(pages)
     body_total = body_kept = tpl_total = tpl_removed = titles = dates = 0
     for page in pages:
         cleaned = clean_text(page["text"], repeated)
-        text = _words(cleaned.text)
+        # The cleaner's own line normalisation (whitespace; zero-width characters and soft
+        # hyphens deleted by design), so a body sentence counts as kept without them.
+        text = normalise(cleaned.text)
         paragraphs = set(cleaned.text.split("\n\n"))  # a template line kept is one of them
         body_total += len(page["body"])
-        body_kept += sum(_words(s) in text for s in page["body"])
+        body_kept += sum(normalise(s) in text for s in page["body"])
         tpl_total += len(page["template"])
         tpl_removed += sum(line not in paragraphs for line in page["template"])
         meta = text_metadata(page["text"], repeated)

@@ -62,14 +62,13 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     Other runners, and ``--streaming``, get Beam's own choice. With ``multi_processing`` and
     more than one worker, the workers are forked from a pre-loaded process (``local_workers``).
     """
-    if runner_name(beam_options).rsplit(".", 1)[-1] == "DaskRunner" and version_guard.tested(
-        "dask_partitions"
-    ):
+    name = runner_name(beam_options).rsplit(".", 1)[-1]
+    if name == "DaskRunner" and version_guard.tested("dask_partitions"):
         from pagestream.pipelines.dask_runner import BoundedDaskRunner
 
         return beam.Pipeline(runner=BoundedDaskRunner(), options=beam_options)
     if (
-        runner_name(beam_options).rsplit(".", 1)[-1] not in _DIRECT_RUNNER_NAMES
+        name not in _DIRECT_RUNNER_NAMES
         or beam_options.view_as(StandardOptions).streaming
         or not version_guard.tested("fn_api_runner")  # Beam's own choice on other versions
     ):
