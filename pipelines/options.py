@@ -66,6 +66,7 @@ class RunOptions:
     streaming: bool = False
     trigger_interval: float = TRIGGER_INTERVAL.default
     settle_seconds: float = 5.0
+    wave_pages: int | None = None  # None: the runner's default (pipelines.waves)
     sample: bool = False
     config_file: str | None = None
     extra: dict = field(default_factory=dict)
@@ -91,6 +92,7 @@ class RunOptions:
             "streaming": self.streaming,
             "trigger_interval": self.trigger_interval,
             "settle_seconds": self.settle_seconds,
+            "wave_pages": self.wave_pages,
             "config": self.config_file,
         }
 
@@ -203,6 +205,10 @@ def _parse(args, beam_args, sample_dir, now) -> RunOptions:
     streaming = bool(values.get("streaming", False))
     if streaming and not state:
         raise OptionsError("--streaming needs a --state index (the ledger of files ingested)")
+    if streaming and number["wave_pages"]:
+        raise OptionsError(
+            f"{names['wave_pages']}: batch runs only (--streaming commits micro-batches)"
+        )
     return RunOptions(
         inputs=tuple(str(i) for i in inputs),
         output=output,

@@ -22,6 +22,14 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.pipelines.runner import direct_workers, redistribution, runner_name
+from pagestream.pipelines.waves import (
+    DEFAULT_WAVE_PAGES,
+    Wave,
+    plan_key,
+    plan_waves,
+    read_plan,
+    write_plan,
+)
 from pagestream.schemas.validation import one_line
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
@@ -39,7 +47,7 @@ from pagestream.transforms.write.files import delete, new_attempt, staging_dir
 from pagestream.transforms.write.lease import Lease, LeaseHeld, run_lease
 from pagestream.transforms.write.parquet import WriteConfig
 
-__all__ = ["RunPlan", "configs_for", "plan_run", "versions"]
+__all__ = ["RunPlan", "configs_for", "cut_waves", "plan_run", "versions", "wave_pages"]
 
 #: One writer shard per this many input bytes (bounds the rows one writer sorts in memory).
 BYTES_PER_WRITE_SHARD = 1024**3
@@ -65,6 +73,8 @@ class RunPlan:
     manifest_base: dict = field(default_factory=dict)
     attempt: str = ""  # this attempt's file-name token (``files.new_attempt``)
     lease: Lease | None = None  # held from planning to the end of ``run``
+    waves: tuple[Wave, ...] = ()  # more than one: the run goes in waves (``waves.py``)
+    resumed: bool = False  # the staged waves of an interrupted attempt are reused
 
 
 def versions() -> dict:
@@ -77,11 +87,12 @@ def versions() -> dict:
     return found
 
 
-def check_output_writable(output: str, run_id: str) -> None:
-    """Clears the run's old staging directory and proves the output location takes a file."""
+def check_output_writable(output: str, run_id: str, keep_staging: bool = False) -> None:
+    """Clears the run's old staging directory (unless ``keep_staging``: a resumed run) and
+    proves the output location takes a file."""
     staging = staging_dir(output, run_id)
     try:
-        if FileSystems.exists(staging):
+        if FileSystems.exists(staging) and not keep_staging:
             delete([staging])
         probe = f"{staging}/.probe"
         with FileSystems.create(probe) as handle:
@@ -193,17 +204,26 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
             f"--run_id {options.run_id}: its rows were compacted with other runs into shared "
             f"files (pagestream compact, compaction {compacted}); a compacted run cannot be rerun"
         )
-    check_output_writable(options.output, options.run_id)
+    runner = runner_name(beam_options)
+    waves, staged, key = cut_waves(options, runner, files)
+    check_output_writable(options.output, options.run_id, keep_staging=staged is not None)
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)
-    runner = runner_name(beam_options)
     redistribute = redistribution(runner, beam_options)
     read_parts = direct_workers(beam_options) if redistribute == "none" else 1
     if redistribute == "none":
         warn_if_files_are_fewer_than_workers(split_files(files, read_parts), read_parts)
     write = WriteConfig(shards=max(1, -(-total_bytes // BYTES_PER_WRITE_SHARD)))
-    state_attempt = dedup_state.begin_run(options.state, options.run_id) if options.state else None
-    attempt = new_attempt()
+    if staged is not None:  # the tokens of the staged files and index segments
+        attempt, state_attempt = staged["attempt"], staged["state_attempt"]
+    else:
+        attempt = new_attempt()
+        state_attempt = (
+            dedup_state.begin_run(options.state, options.run_id) if options.state else None
+        )
+        if len(waves) > 1:
+            tokens = {"attempt": attempt, "state_attempt": state_attempt}
+            write_plan(options.output, options.run_id, key, tokens, len(waves))
     base = {
         "run_id": options.run_id,
         "attempt": attempt,
@@ -238,7 +258,46 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
         manifest_base=base,
         attempt=attempt,
         lease=lease,
+        waves=tuple(waves),
+        resumed=staged is not None,
     )
+
+
+def wave_pages(options: RunOptions, runner: str) -> int:
+    """``--wave_pages``, else the runner's default: waves on the runners that hold a run's
+    groupings in memory (DirectRunner, DaskRunner), none on those that spill to disk."""
+    if options.wave_pages is not None:
+        return options.wave_pages
+    name = runner.rsplit(".", 1)[-1]
+    in_memory = name in ("DirectRunner", "FnApiRunner", "SwitchingDirectRunner", "DaskRunner")
+    return DEFAULT_WAVE_PAGES if in_memory else 0
+
+
+def cut_waves(options: RunOptions, runner: str, files: list[InputFile]):
+    """``(waves, staged plan, plan key)``: the run's waves, the staged plan of an interrupted
+    attempt at the same waves (same inputs and options) to resume or None, and the key that
+    identifies them (``waves.plan_key``)."""
+    per_wave = wave_pages(options, runner)
+    waves = plan_waves(files, per_wave, count_small=options.wave_pages is not None)
+    if len(waves) == 1:
+        return waves, None, ""
+    staged = read_plan(options.output, options.run_id)
+    key = plan_key(files, options.as_manifest(), per_wave)
+    if staged is not None and staged.get("key") != key:
+        print(
+            f"pagestream run: the staged waves of run {options.run_id} were cut for other "
+            "inputs or options; starting over",
+            file=sys.stderr,
+        )
+        staged = None
+    if not options.quiet:
+        records = sum(w.records or 0 for w in waves)
+        print(
+            f"pagestream run: {records:,} records in {len(waves)} waves of at most "
+            f"{per_wave:,} records (--wave_pages); one commit at the end",
+            file=sys.stderr,
+        )
+    return waves, staged, key
 
 
 def warn_if_files_are_fewer_than_workers(items: list[InputFile], workers: int) -> None:

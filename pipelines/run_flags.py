@@ -37,6 +37,8 @@ SETTINGS = {
     "trigger_interval": TRIGGER_INTERVAL,
     "settle_seconds": Number(float, 0.0, 86_400.0, default=5.0, unit="s"),
     "text_cleaning": Choice(TEXT_CLEANING_MODES, default=DEFAULT_TEXT_CLEANING),
+    # None: 5,000 on the DirectRunner and the DaskRunner (pipelines.waves), 0 (off) elsewhere.
+    "wave_pages": Number(int, 0, 10**12, default=None),
 }
 
 
@@ -87,6 +89,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="on failure print the traceback; show Beam's log messages")  # fmt: skip
     add("--max_pages", metavar="N",
         help=MAX_PAGES.help("stop reading after N records (trial runs)"))  # fmt: skip
+    add("--wave_pages", metavar="N",
+        help="run the input in waves of at most N records, one commit at the end: memory "
+        "stays that of one wave; a killed run resumes from its finished waves when rerun with "
+        "the same --run_id. 0: one wave (default: 5000 on the DirectRunner and DaskRunner, "
+        "0 on runners that spill to disk)")  # fmt: skip
     add("--max_page_bytes", metavar="N",
         help=MAX_PAGE_BYTES.help("bigger HTML pages are not parsed"))  # fmt: skip
     add("--extract_timeout", metavar="S",
@@ -104,4 +111,5 @@ CONFIG_KEYS = {
     "near_dup_threshold", "text_cleaning",
     "languages", "language_min_score", "taxonomy", "quiet", "max_pages", "max_page_bytes",
     "extract_timeout", "streaming", "trigger_interval", "settle_seconds", "drop_low_quality",
+    "wave_pages",
 }  # fmt: skip

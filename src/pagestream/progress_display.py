@@ -23,12 +23,16 @@ from pagestream.transforms.write.progress import read_progress
 __all__ = ["EtaEstimator", "ProgressDisplay", "describe", "done_share"]
 
 
-def done_share(counts: Counter, total_bytes: int) -> float:
-    """The share of the run's work done, from 0 to 1 (see the module docstring)."""
+def done_share(counts: Counter, total_bytes: int, total_records: int | None = None) -> float:
+    """The share of the run's work done, from 0 to 1 (see the module docstring); with
+    ``total_records`` (a wave, whose files are record ranges) records stand for bytes."""
     read = counts.get("records", 0)
     if not read:
         return 0.0
-    bytes_share = min(1.0, counts.get("bytes", 0) / total_bytes) if total_bytes else 1.0
+    if total_records:
+        bytes_share = min(1.0, read / total_records)
+    else:
+        bytes_share = min(1.0, counts.get("bytes", 0) / total_bytes) if total_bytes else 1.0
     return bytes_share * min(1.0, counts.get("extracted", 0) / read)
 
 
@@ -69,19 +73,33 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def describe(counts: Counter, total_bytes: int, elapsed: float, eta: float | None = None) -> str:
+def describe(
+    counts: Counter,
+    total_bytes: int,
+    elapsed: float,
+    eta: float | None = None,
+    label: str = "",
+    total_records: int | None = None,
+) -> str:
     """One progress line, e.g.
-    ``extracted 900 pages (62%) · 85.0 pages/s · read 1,200 records, 40.1/120.0 MB · ETA 0:11``.
+    ``extracted 900 pages (62%) · 85.0 pages/s · read 1,200 records, 40.1/120.0 MB · ETA 0:11``;
+    a wave's starts with its ``label`` (``wave 2/5``) and counts records of ``total_records``.
     """
     extracted = counts.get("extracted", 0)
     rate = extracted / elapsed if elapsed > 0 else 0.0
-    done = done_share(counts, total_bytes)
+    done = done_share(counts, total_bytes, total_records)
+    read = f"read {counts.get('records', 0):,} records"
+    if total_records:
+        read += f" of {total_records:,}"
+    else:
+        read += f", {counts.get('bytes', 0) / 1e6:.1f}/{total_bytes / 1e6:.1f} MB"
     parts = [
         f"extracted {extracted:,} page{'' if extracted == 1 else 's'} ({done:.0%})",
         f"{rate:.1f} pages/s",
-        f"read {counts.get('records', 0):,} records, "
-        f"{counts.get('bytes', 0) / 1e6:.1f}/{total_bytes / 1e6:.1f} MB",
+        read,
     ]
+    if label:
+        parts.insert(0, label)
     if counts.get("written"):
         parts.append(f"written {counts['written']:,}")
     elif done >= 1.0:
@@ -98,10 +116,17 @@ class ProgressDisplay:
     """
 
     def __init__(
-        self, directory: str, total_bytes: int, enabled: bool = True, interval: float = 1.0
+        self,
+        directory: str,
+        total_bytes: int,
+        enabled: bool = True,
+        interval: float = 1.0,
+        label: str = "",
+        total_records: int | None = None,
     ):
         self.directory = directory
         self.total_bytes = total_bytes
+        self.label, self.total_records = label, total_records
         self.enabled = enabled and sys.stderr.isatty()
         self.interval = interval
         self._stop = threading.Event()
@@ -137,5 +162,9 @@ class ProgressDisplay:
                 # The heartbeats go with the staging directory at the commit: keep the last.
                 counts = read_progress(self.directory) or counts
                 elapsed = time.monotonic() - self._started
-                left = eta.update(elapsed, done_share(counts, self.total_bytes))
-                live.update(Text(describe(counts, self.total_bytes, elapsed, left)))
+                done = done_share(counts, self.total_bytes, self.total_records)
+                left = eta.update(elapsed, done)
+                line = describe(
+                    counts, self.total_bytes, elapsed, left, self.label, self.total_records
+                )
+                live.update(Text(line))

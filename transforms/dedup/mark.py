@@ -97,10 +97,18 @@ class MarkDuplicates(beam.PTransform):
         logical_date: this run's ``--logical_date`` (orders runs in ``--state``).
         state_dir: the ``--state`` directory; the kept pages of every other committed run
             are read from it at graph construction time.
+        earlier: ``(segment file, logical_date)`` of the kept pages to dedup against, instead
+            of those ``state_dir`` lists: a wave of a run (``pipelines.waves``) adds the
+            segments of the run's earlier waves to the committed runs'.
     """
 
     def __init__(
-        self, config: DedupConfig, run_id: str, logical_date: str, state_dir: str | None = None
+        self,
+        config: DedupConfig,
+        run_id: str,
+        logical_date: str,
+        state_dir: str | None = None,
+        earlier: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self._config, self._run_id, self._date, self._state = (
@@ -109,6 +117,7 @@ class MarkDuplicates(beam.PTransform):
             logical_date,
             state_dir,
         )
+        self._earlier_files = earlier
 
     def expand(self, pages):
         config = self._config
@@ -117,7 +126,7 @@ class MarkDuplicates(beam.PTransform):
         passthrough = passthrough | "Unwrap" >> beam.Map(lambda pf: pf[0])
         keyed = both | "Marked" >> beam.Filter(lambda pf: pf[1] is not None)
         members = keyed | "Members" >> beam.Map(lambda pf: pf[1])
-        if self._state:
+        if self._state or self._earlier_files:
             members = (members, self._earlier(pages.pipeline)) | "WithEarlier" >> beam.Flatten()
 
         by_key = {
@@ -161,8 +170,10 @@ class MarkDuplicates(beam.PTransform):
 
     def _earlier(self, pipeline):
         config = self._config
-        runs = other_runs(self._state, self._run_id)
-        files = [(path, run.logical_date) for run in runs for path in run.files]
+        files = self._earlier_files
+        if files is None:
+            runs = other_runs(self._state, self._run_id)
+            files = [(path, run.logical_date) for run in runs for path in run.files]
         return (
             pipeline
             | "EarlierSegments" >> beam.Create(files)

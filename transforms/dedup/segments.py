@@ -91,9 +91,9 @@ def index_table(fingerprints: Sequence[Fingerprint], tag: str) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=INDEX_SCHEMA)
 
 
-def _write_shard(element, directory: str, shards: int, tag: str) -> str:
+def _write_shard(element, directory: str, shards: int, tag: str, prefix: str = "") -> str:
     shard, fingerprints = element
-    path = FileSystems.join(directory, f"part-{shard:05d}-of-{shards:05d}.parquet")
+    path = FileSystems.join(directory, f"part-{prefix}{shard:05d}-of-{shards:05d}.parquet")
     with FileSystems.create(path) as f:
         pq.write_table(index_table(list(fingerprints), tag), f, compression="zstd")
     return path
@@ -106,16 +106,28 @@ class WriteIndexSegment(beam.PTransform):
     ``STATE/index/run_id=<run_id>/attempt=<attempt>/``, hashed by record into at most
     ``config.index_shards`` files; the same input gives the same rows in the same files.
     Nothing becomes visible to other runs before ``commit_run``.
+
+    A wave of a run (``pipelines.waves``) names its files ``part-w<wave>-<shard>-of-<n>``
+    (``prefix``) in the same attempt directory, or in ``directory`` (the run's staging) when
+    the run has no ``--state``: the later waves read them.
     """
 
-    def __init__(self, state_dir: str, run_id: str, attempt: str, config: DedupConfig) -> None:
+    def __init__(
+        self,
+        state_dir: str | None,
+        run_id: str,
+        attempt: str | None,
+        config: DedupConfig,
+        prefix: str = "",
+        directory: str | None = None,
+    ) -> None:
         super().__init__()
         check_run_id(run_id)
-        self._dir = state_attempt_dir(state_dir, run_id, attempt)
-        self._config = config
+        self._dir = directory or state_attempt_dir(state_dir, run_id, attempt)
+        self._config, self._prefix = config, prefix
 
     def expand(self, pages):
-        config, directory = self._config, self._dir
+        config, directory, prefix = self._config, self._dir, self._prefix
         shards, tag = config.index_shards, fingerprint_tag(config)
         return (
             pages
@@ -124,5 +136,5 @@ class WriteIndexSegment(beam.PTransform):
             | "Shard"
             >> beam.Map(lambda fp: (xxhash.xxh3_64_intdigest(fp.node.encode()) % shards, fp))
             | "GroupShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.Map(_write_shard, directory, shards, tag)
+            | "WriteShard" >> beam.Map(_write_shard, directory, shards, tag, prefix)
         )

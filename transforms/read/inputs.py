@@ -56,10 +56,11 @@ class InputFile(NamedTuple):
     path: str
     size: int
     fmt: str
-    limit: int | None = None  # read at most this many records (--max_pages)
+    limit: int | None = None  # read at most this many records (--max_pages, waves)
     part: int = 0  # of ``parts``: this reads the records dealt to it (read.read_records)
     parts: int = 1
     mtime_ns: int | None = None  # when listed (None where the filesystem does not say)
+    skip: int = 0  # the records before this one are not read (a later wave's share of a file)
 
 
 class SkippedFile(NamedTuple):

@@ -99,9 +99,10 @@ def _dealt_to(totals: list[int], record: RawPage) -> int:
 def read_records(file: InputFile) -> Iterator[RawPage]:
     """Streams the records of one input file; never raises for bad content.
 
-    Yields at most ``file.limit`` records when it is set. A file that cannot be opened
+    Skips the first ``file.skip`` records (a wave's share of a file starts there, see
+    ``pipelines.waves``) and yields at most ``file.limit`` records after them. A file that cannot be opened
     yields one dead record for the file (position 0). With ``file.parts > 1`` only the
-    records dealt to ``file.part`` are yielded: in file order (after ``limit``), each record
+    records dealt to ``file.part`` are yielded: in file order (within ``skip``/``limit``), each record
     goes to the part with the least weight so far, its weight being its page's length plus
     ``RECORD_WEIGHT``. Every part deals the same way, so the parts of a file together yield
     what the whole file does, each record once, and their weights differ by at most one
@@ -112,17 +113,20 @@ def read_records(file: InputFile) -> Iterator[RawPage]:
     """
     reader = _READERS.get(file.fmt)
     records = reader(file.path) if reader else read_whole(file.path, file.fmt)
-    count = 0
+    end = None if file.limit is None else file.skip + file.limit
+    count = 0  # records of the file seen so far
     totals = [0] * file.parts
     try:
         for record in records:
-            if file.limit is not None and count >= file.limit:
+            if end is not None and count >= end:
                 return
             count += 1
+            if count <= file.skip:
+                continue
             if file.parts == 1 or _dealt_to(totals, record) == file.part:
                 yield _valid_strings(record)
     except Exception as exc:  # opening failed (permissions, vanished file, ...)
-        if (file.limit is None or count < file.limit) and file.part == 0:
+        if file.skip <= count and (end is None or count < end) and file.part == 0:
             yield _valid_strings(
                 dead_raw(file_uri(file.path), f"{file.path}#0", STAGE, "unreadable", exc)
             )

@@ -45,8 +45,10 @@ __all__ = [
     "FAULT_ENV",
     "CommitRun",
     "InjectedFault",
+    "GatherRun",
     "abandon",
     "commit",
+    "commit_staged",
     "fault_point",
     "list_manifests",
     "manifest_path",
@@ -188,15 +190,38 @@ def commit(output: str, run_id: str, files: list[StagedFile], manifest: dict, st
     return manifest
 
 
-def abandon(output: str, run_id: str) -> None:
+def abandon(output: str, run_id: str, keep_staging: bool = False) -> None:
     """Removes what a failed, uncommitted attempt of ``run_id`` left: its files moved into
-    the tables but not listed by the committed manifest, and its staging directory. Call it
-    only while holding the run's lease (nothing else is writing ``run_id``)."""
+    the tables but not listed by the committed manifest, and its staging directory (unless
+    ``keep_staging``: finished waves a rerun resumes from). Call it only while holding the
+    run's lease (nothing else is writing ``run_id``)."""
     root = output.rstrip("/")
     keep = {f"{root}/{rel}" for rel in listed_files(read_manifest(output, run_id) or {})}
     for path in sorted(_own_files(output, run_id) - keep):
         delete([path])
-    remove_staging(output, run_id)
+    if not keep_staging:
+        remove_staging(output, run_id)
+
+
+def commit_staged(
+    output: str, run_id: str, files: list[StagedFile], stats: dict, manifest_base: dict, state=None
+) -> dict:
+    """Commits a run's staged ``files`` with its statistics (``write.stats.finalise``) and the
+    manifest fields known before the run (``manifest_base``); returns the manifest."""
+    finished = datetime.now(timezone.utc)
+    started = datetime.fromisoformat(manifest_base["started_at"])
+    manifest = {
+        **manifest_base,
+        **stats,
+        "status": "committed",
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 3),
+    }
+    manifest["timings_ms"] = {
+        **stats.get("timings_ms", {}),
+        "total_wall": round(manifest["duration_s"] * 1000, 1),
+    }
+    return commit(output, run_id, files, manifest, state)
 
 
 class CommitFn(beam.DoFn):
@@ -212,20 +237,35 @@ class CommitFn(beam.DoFn):
         _, items = element
         files = [item for kind, item in items if kind == "file"]
         stats = next((item for kind, item in items if kind == "stats"), None) or empty_stats()
-        finished = datetime.now(timezone.utc)
-        started = datetime.fromisoformat(self.manifest_base["started_at"])
-        manifest = {
-            **self.manifest_base,
-            **stats,
-            "status": "committed",
-            "finished_at": finished.isoformat(timespec="seconds"),
-            "duration_s": round((finished - started).total_seconds(), 3),
-        }
-        manifest["timings_ms"] = {
-            **stats.get("timings_ms", {}),
-            "total_wall": round(manifest["duration_s"] * 1000, 1),
-        }
-        yield commit(self.output, self.run_id, files, manifest, self.state)
+        yield commit_staged(self.output, self.run_id, files, stats, self.manifest_base, self.state)
+
+
+class GatherRun(beam.PTransform):
+    """``(files, stats, *others)`` -> ``PCollection[(None, [(kind, item)])]``: one element
+    holding every ``("file", StagedFile)``, the ``("stats", dict)`` (none for an empty input)
+    and ``("other", str(x))`` of the other PCollections, for the run's single terminal step.
+
+    A seed element makes an empty input gather too. Every input flows into the one grouping,
+    so every branch is computed on every runner (the DaskRunner computes only the last).
+    """
+
+    def expand(self, inputs):
+        files, stats, *others = inputs
+        tagged = [
+            files.pipeline | "Seed" >> beam.Create([("seed", None)]),
+            files | "TagFiles" >> beam.Map(lambda f: ("file", f)),
+            stats | "TagStats" >> beam.Map(lambda s: ("stats", s)),
+        ]
+        tagged += [
+            other | f"TagOther{i}" >> beam.Map(lambda x: ("other", str(x)))
+            for i, other in enumerate(others)
+        ]
+        return (
+            tagged
+            | "Together" >> beam.Flatten()
+            | "OneKey" >> beam.Map(lambda item: (None, item))
+            | "Gather" >> beam.GroupByKey()
+        )
 
 
 class CommitRun(beam.PTransform):
@@ -250,22 +290,9 @@ class CommitRun(beam.PTransform):
         self.manifest_base, self.state_commit = manifest_base, state_commit
 
     def expand(self, inputs):
-        files, stats, *others = inputs
-        tagged = [
-            # A seed element: an empty run is committed too, with zero counts.
-            files.pipeline | "Seed" >> beam.Create([("seed", None)]),
-            files | "TagFiles" >> beam.Map(lambda f: ("file", f)),
-            stats | "TagStats" >> beam.Map(lambda s: ("stats", s)),
-        ]
-        tagged += [
-            other | f"TagOther{i}" >> beam.Map(lambda x: ("other", str(x)))
-            for i, other in enumerate(others)
-        ]
         return (
-            tagged
-            | "Together" >> beam.Flatten()
-            | "OneKey" >> beam.Map(lambda item: (None, item))
-            | "Gather" >> beam.GroupByKey()
+            inputs
+            | "GatherRun" >> GatherRun()
             | "Commit"
             >> beam.ParDo(CommitFn(self.output, self.run_id, self.manifest_base, self.state_commit))
         )

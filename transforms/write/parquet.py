@@ -57,11 +57,14 @@ class WriteConfig:
         row_group_rows: rows per Parquet row group (the unit DuckDB/Spark read in parallel).
         shards: groups per partition; more shards bound the memory of one writer and spread
             big partitions over workers. ``pipelines`` derives it from the input size.
+        first_file: file numbers start here (``<n>`` in the name): each wave of a run
+            (``pipelines.waves``) numbers its files apart from the other waves'.
     """
 
     target_file_bytes: int = setting(Number(int, 1024, default=512 * 1024 * 1024))
     row_group_rows: int = setting(Number(int, 1, 10_000_000, default=20_000))
     shards: int = setting(Number(int, 1, 100_000, default=1))
+    first_file: int = setting(Number(int, 0, 10**15, default=0))
 
     def __post_init__(self):
         check_fields(self)
@@ -145,7 +148,8 @@ class WriteGroupFn(beam.DoFn):
         )
         directory = f"{table}/{partition}" if partition else table
         for roll, chunk in enumerate(_chunks(rows, self.config.target_file_bytes)):
-            name = file_name(self.run_id, self.attempt, shard * 10000 + roll)
+            n = self.config.first_file + shard * 10000 + roll
+            name = file_name(self.run_id, self.attempt, n)
             staged = f"{staging_dir(self.output, self.run_id)}/{directory}/{name}"
             size = write_parquet(staged, chunk, TABLES[table], self.config.row_group_rows)
             if table == "pages":

@@ -20,9 +20,14 @@ from pagestream.schemas.records import KIND_DEAD, KIND_PAGE, KIND_REJECTED, Page
 
 __all__ = [
     "WORD_COUNT_EDGES",
+    "AccumulateStatsFn",
     "RunStats",
     "Summary",
     "StatsCombineFn",
+    "empty_accumulator",
+    "empty_stats",
+    "finalise",
+    "merge_stats",
     "summarise",
 ]
 
@@ -166,6 +171,10 @@ def finalise(acc: dict, top_domains: int = 50) -> dict:
     }
 
 
+def empty_accumulator() -> dict:
+    return _empty()
+
+
 def empty_stats() -> dict:
     return finalise(_empty())
 
@@ -188,6 +197,19 @@ class StatsCombineFn(beam.CombineFn):
         return finalise(acc)
 
 
+class AccumulateStatsFn(StatsCombineFn):
+    """``StatsCombineFn`` that outputs the accumulator itself (a wave's statistics, merged with
+    the other waves' by ``merge_stats`` before ``finalise``)."""
+
+    def extract_output(self, acc):
+        return acc
+
+
+def merge_stats(accumulators: list[dict]) -> dict:
+    """One accumulator of several (``_empty()`` for none)."""
+    return StatsCombineFn().merge_accumulators([_empty(), *accumulators])
+
+
 class _MirrorMetricsFn(beam.DoFn):
     """Mirrors the counts as Beam metrics for runner UIs (the data is the source of truth)."""
 
@@ -203,8 +225,13 @@ class RunStats(beam.PTransform):
 
     Keyed by a constant and combined with ``CombinePerKey`` (not ``CombineGlobally``, whose
     empty-input default branch the DaskRunner does not compute); an empty run yields nothing
-    and the commit step uses ``empty_stats()``.
+    and the commit step uses ``empty_stats()``. With ``accumulate`` the dict is the
+    accumulator (``finalise`` makes the statistics of it), for a wave of a run.
     """
+
+    def __init__(self, accumulate: bool = False):
+        super().__init__()
+        self._combine = AccumulateStatsFn() if accumulate else StatsCombineFn()
 
     def expand(self, pages):
         return (
@@ -212,6 +239,6 @@ class RunStats(beam.PTransform):
             | "Summarise" >> beam.Map(summarise)
             | "MirrorMetrics" >> beam.ParDo(_MirrorMetricsFn())
             | "Key" >> beam.Map(lambda s: ("stats", s))
-            | "Combine" >> beam.CombinePerKey(StatsCombineFn())
+            | "Combine" >> beam.CombinePerKey(self._combine)
             | "Values" >> beam.Values()
         )
