@@ -33,7 +33,8 @@ def main(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.dir) and "://" not in args.dir:
         print(f"pagestream vacuum: no such output directory: {args.dir}", file=sys.stderr)
         return 2
-    found = vacuum(args.dir, grace_s=args.grace, dry_run=args.dry_run)
+    # The grace given applies to the finished waves of dead runs too (resumable staging).
+    found = vacuum(args.dir, grace_s=args.grace, dry_run=args.dry_run, resumable_s=args.grace)
     verb = "would remove" if args.dry_run else "removed"
     for path in [*found.files, *found.staging, *found.leases]:
         print(f"{verb} {path}")

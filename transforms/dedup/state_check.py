@@ -14,7 +14,9 @@ from pagestream.transforms.dedup.state import StateError, committed_runs, match_
 
 __all__ = ["check_state"]
 
-_INDEX_FILE = re.compile(r"^index/run_id=[^/]+/attempt=[^/]+/part-\d{5}-of-\d{5}\.parquet$")
+_INDEX_FILE = re.compile(
+    r"^index/run_id=[^/]+/attempt=[^/]+/part-(?:w\d{5}-)?\d{5}-of-\d{5}\.parquet$"
+)  # w<wave>-: a run in waves
 _MARKER_FILE = re.compile(r"^_committed/[^/]+\.json$")
 
 

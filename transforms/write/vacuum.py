@@ -7,7 +7,9 @@ Readers of the manifests never see orphans; raw globs do, until they are removed
 A file is removed when no live process can still commit it: its run's lease (``lease.py``) is
 stale (the holder died), or there is no lease and the file is older than ``grace_s`` (writers
 that hold no lease, e.g. the streaming-runner graph, commit within seconds of writing).
-The same applies to ``_staging/<run_id>/`` directories and temporary manifests. Every run
+The same applies to ``_staging/<run_id>/`` directories and temporary manifests, except that
+the finished waves of a run that died (``pipelines.waves``) are kept ``RESUMABLE_KEEP_S``: its
+rerun resumes from them. Every run
 calls ``vacuum`` after its commit with ``DEFAULT_GRACE_S``, so a crashed first run's files go
 with the next run into the same output.
 """
@@ -23,9 +25,13 @@ from apache_beam.io.filesystems import FileSystems
 from pagestream.transforms.write.files import delete, listed_files, match_under, parse_file_name
 from pagestream.transforms.write.lease import Lease
 
-__all__ = ["DEFAULT_GRACE_S", "Vacuumed", "orphans", "vacuum"]
+__all__ = ["DEFAULT_GRACE_S", "RESUMABLE_KEEP_S", "Vacuumed", "orphans", "vacuum"]
 
 DEFAULT_GRACE_S = 3600.0
+
+#: How long the automatic vacuum keeps the finished waves of a run that died (3 days: a
+#: weekend); ``pagestream vacuum --grace S`` applies its grace to them too.
+RESUMABLE_KEEP_S = 3 * 86400.0
 _TABLE_PATTERNS = ("pages/*/*/*.parquet", "rejected/*.parquet", "dead_letter/*.parquet")
 
 
@@ -72,8 +78,22 @@ def _age_s(path: str, now: float) -> float:
     return now - float(meta[0].last_updated_in_seconds) if meta else 0.0
 
 
-def orphans(output: str, grace_s: float = DEFAULT_GRACE_S, now: float | None = None) -> Vacuumed:
-    """What ``vacuum`` would remove now (nothing is deleted)."""
+def _resumable(staging: str, now: float, keep_s: float) -> bool:
+    """Whether ``staging`` holds finished waves of a run (``pipelines.waves``) that changed
+    less than ``keep_s`` ago: a rerun of the run resumes from them."""
+    finished = match_under(staging, "waves/wave-*.json")
+    return bool(finished) and min(_age_s(p, now) for p in finished) < keep_s
+
+
+def orphans(
+    output: str,
+    grace_s: float = DEFAULT_GRACE_S,
+    now: float | None = None,
+    resumable_s: float = RESUMABLE_KEEP_S,
+) -> Vacuumed:
+    """What ``vacuum`` would remove now (nothing is deleted). The staging directory of a run
+    that died with finished waves is kept ``resumable_s`` after its last wave (a rerun
+    resumes from it) even when the run's lease is stale."""
     now = time.time() if now is None else now
     listed = _listed(output)
     live, stale, stale_files = _leases(output)
@@ -94,20 +114,25 @@ def orphans(output: str, grace_s: float = DEFAULT_GRACE_S, now: float | None = N
     staging = [
         path
         for path in match_under(output, "_staging/*")
-        if removable(path.rsplit("/", 1)[-1], path)
+        if removable(path.rsplit("/", 1)[-1], path) and not _resumable(path, now, resumable_s)
     ]
     staging += [p for p in match_under(output, "_runs/.*.tmp") if removable(None, p)]
     return Vacuumed(sorted(files), sorted(staging), sorted(stale_files))
 
 
 def vacuum(
-    output: str, grace_s: float = DEFAULT_GRACE_S, dry_run: bool = False, now: float | None = None
+    output: str,
+    grace_s: float = DEFAULT_GRACE_S,
+    dry_run: bool = False,
+    now: float | None = None,
+    resumable_s: float = RESUMABLE_KEEP_S,
 ) -> Vacuumed:
     """Removes orphans, abandoned staging directories and stale leases of ``output``.
 
-    Never touches a file a manifest lists, nor anything of a run whose lease is live.
+    Never touches a file a manifest lists, nor anything of a run whose lease is live, nor
+    finished waves younger than ``resumable_s`` (see ``orphans``).
     """
-    found = orphans(output, grace_s, now)
+    found = orphans(output, grace_s, now, resumable_s)
     if not dry_run:
         for path in [*found.files, *found.staging, *found.leases]:
             try:
