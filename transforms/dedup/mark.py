@@ -127,7 +127,8 @@ class MarkDuplicates(beam.PTransform):
         keyed = both | "Marked" >> beam.Filter(lambda pf: pf[1] is not None)
         members = keyed | "Members" >> beam.Map(lambda pf: pf[1])
         if self._state or self._earlier_files:
-            members = (members, self._earlier(pages.pipeline)) | "WithEarlier" >> beam.Flatten()
+            earlier = self._earlier(pages.pipeline, members)
+            members = (members, earlier) | "WithEarlier" >> beam.Flatten()
 
         by_key = {
             "Hash": (lambda m: [(m.content_hash, m)], group_edges),
@@ -168,17 +169,64 @@ class MarkDuplicates(beam.PTransform):
         )
         return (marked, passthrough) | "Merge" >> beam.Flatten()
 
-    def _earlier(self, pipeline):
+    def _earlier(self, pipeline, members):
+        """The kept pages of the earlier runs (and waves) that share a key (content hash,
+        URL or band) with a page of this run: only those can make an edge (``group_edges``
+        needs a current page in the group), so the groupings carry what matches, not the
+        whole index (which grows with every run committed to ``--state``)."""
         config = self._config
         files = self._earlier_files
         if files is None:
             runs = other_runs(self._state, self._run_id)
             files = [(path, run.logical_date) for run in runs for path in run.files]
+        wanted = (
+            members
+            | "RunKeys" >> beam.FlatMap(member_keys)
+            | "KeysOneKey" >> beam.Map(lambda key: (None, key))
+            | "KeySet" >> beam.CombinePerKey(_KeySetFn())
+            | "KeySetValue" >> beam.Values()
+        )
         return (
             pipeline
             | "EarlierSegments" >> beam.Create(files)
-            | "ReadEarlier" >> beam.FlatMap(lambda f: read_index_segment(f[0], f[1], config))
+            | "ReadEarlier" >> beam.FlatMap(_matching_earlier, config, beam.pvalue.AsList(wanted))
         )
+
+
+def member_keys(member: Fingerprint) -> list[str]:
+    """The keys a page meets others by: ``h:`` content hash, ``u:`` URL, ``b:`` band keys."""
+    keys = [f"h:{member.content_hash}"]
+    if member.norm_url:
+        keys.append(f"u:{member.norm_url}")
+    keys.extend(f"b:{key}" for key in member.band_keys)
+    return keys
+
+
+class _KeySetFn(beam.CombineFn):
+    """The set of the keys of a run's pages (a side input of ``ReadEarlier``)."""
+
+    def create_accumulator(self):
+        return set()
+
+    def add_input(self, acc, key):
+        acc.add(key)
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        merged = set()
+        for acc in accumulators:
+            merged |= acc
+        return merged
+
+    def extract_output(self, acc):
+        return frozenset(acc)
+
+
+def _matching_earlier(f, config: DedupConfig, wanted: list[frozenset]):
+    keys = wanted[0] if wanted else frozenset()
+    for fp in read_index_segment(f[0], f[1], config):
+        if any(key in keys for key in member_keys(fp)):
+            yield fp
 
 
 def keyed_by_band(member: Fingerprint) -> list[tuple[str, Fingerprint]]:
