@@ -47,6 +47,7 @@ from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.write.commit import GatherRun
 from pagestream.transforms.write.files import staging_dir
 from pagestream.transforms.write.parquet import StagedFile
+from pagestream.transforms.write.progress import forget_read, read_position
 from pagestream.transforms.write.stats import empty_accumulator
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "StageWave",
     "WAVE_BYTES",
     "Wave",
+    "estimate_records",
     "finished_wave",
     "plan_key",
     "plan_waves",
@@ -82,6 +84,9 @@ _COUNT_FROM_BYTES = 4 * 1024 * 1024
 #: Formats whose files hold one record each (no need to read them to count).
 _ONE_RECORD = {"html", "txt"}
 
+#: Records read from the start of a file to estimate how many it holds (``estimate_records``).
+_SAMPLE_RECORDS = 50
+
 
 class Wave(NamedTuple):
     """One wave: its input files (record ranges: ``skip``/``limit``), records and content bytes."""
@@ -100,6 +105,26 @@ def _record_sizes(file: InputFile) -> Iterator[int]:
         yield len(record.html or record.text or "")
 
 
+def estimate_records(file: InputFile) -> float:
+    """About how many records ``file`` holds: its size over the stored bytes per record of
+    its first ``_SAMPLE_RECORDS`` records (exact for a file that has no more)."""
+    if file.fmt in _ONE_RECORD:
+        return 1
+    forget_read()
+    count, position = 0, None
+    records = read_records(file)  # held: the file stays open until its position is read
+    for _ in records:
+        count += 1
+        if count == _SAMPLE_RECORDS:
+            position = read_position()
+            break
+    records.close()
+    forget_read()
+    if count < _SAMPLE_RECORDS or not position:
+        return count
+    return file.size * count / max(position, 1)
+
+
 def plan_waves(
     files: list[InputFile], wave_pages: int, wave_bytes: int = WAVE_BYTES, count_small: bool = False
 ) -> list[Wave]:
@@ -107,11 +132,16 @@ def plan_waves(
 
     Reads every multi-record file once to count its records (~1 ms per record of 170 KB HTML,
     ~2 % of what the pipeline spends on it) unless the input is too small to need a second
-    wave (under 4 MB on disk; ``count_small`` counts those too: ``--wave_pages`` given). A
-    single wave keeps the planned files as they are.
+    wave: under 4 MB on disk, or estimated (``estimate_records``) at under half of
+    ``wave_pages`` records; ``count_small`` (``--wave_pages`` given) counts those too. A single
+    wave keeps the planned files as they are.
     """
     total_size = sum(f.size for f in files)
-    if wave_pages == 0 or (total_size < _COUNT_FROM_BYTES and not count_small):
+    if wave_pages == 0:
+        return [Wave(0, tuple(files), None, total_size)]
+    if not count_small and (
+        total_size < _COUNT_FROM_BYTES or sum(estimate_records(f) for f in files) < wave_pages / 2
+    ):
         return [Wave(0, tuple(files), None, total_size)]
     waves: list[Wave] = []
     current: list[InputFile] = []

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pagestream.cli import main
-from pagestream.pipelines.waves import plan_waves
+from pagestream.pipelines.waves import estimate_records, plan_waves
 from pagestream.query import connect
 from pagestream.schemas.arrow import PAGES_PARTITIONING
 from pagestream.transforms.dedup.state import committed_runs
@@ -273,3 +273,16 @@ def test_wave_pages_is_checked_before_the_run(tmp_path, capsys):
     assert _run("--input", str(tmp_path), "--output", str(out), "--wave_pages", "-1") == 2
     assert "--wave_pages" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_record_estimate_is_exact_for_small_files_and_close_for_big_ones(tmp_path):
+    def records(n):
+        return [{"url": f"https://a.example/{i}", "text": f"page {i} " + "word " * (50 + i % 7)}
+                for i in range(n)]  # fmt: skip
+
+    small = _jsonl(tmp_path / "small.jsonl", records(30))
+    big = _jsonl(tmp_path / "big.jsonl", records(400))
+    files, _ = expand_inputs([str(small), str(big)])
+    estimates = {Path(f.path).name: estimate_records(f) for f in files}
+    assert estimates["small.jsonl"] == 30
+    assert 400 / 1.5 < estimates["big.jsonl"] < 400 * 1.5
