@@ -10,7 +10,9 @@ The graph::
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import gc
 import logging
 import sys
 
@@ -93,7 +95,13 @@ def build(pipeline: beam.Pipeline, plan: RunPlan, wave: Wave | None = None, earl
         | "ScoreQuality" >> ScoreQuality(QualityConfig(drop=options.drop_low_quality))
         | "MarkDuplicates"
         >> MarkDuplicates(
-            plan.dedup, options.run_id, options.logical_date, options.state, dedup_earlier
+            plan.dedup,
+            options.run_id,
+            options.logical_date,
+            options.state,
+            dedup_earlier,
+            # Dask recomputes a side input's upstream in every task that reads it
+            filter_earlier=plan.redistribute != "group",
         )
         | "TagTopics" >> TagTopics(plan.topics)
     )
@@ -215,7 +223,6 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
             )
     resumed = len(staged)
     committed = plan_earlier(plan)  # once: every wave sees the same committed runs
-    result = None
     for wave in plan.waves:
         if wave.index in staged:
             continue
@@ -244,6 +251,8 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
             )
         staged[wave.index] = finished
         fault_point(f"wave-{wave.index + 1}")
+        del pipeline, result
+        release_memory()
     files = [f for k in sorted(staged) for f in staged[k]["files"]]
     stats = finalise(merge_stats([staged[k]["stats"] for k in sorted(staged)]))
     base = {
@@ -256,7 +265,18 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
             options.state, run_id, plan.state_attempt, options.logical_date, output
         )
     commit_staged(output, run_id, files, stats, base, state_commit)
-    return result
+    return None  # the run is committed: its manifest says how it went
+
+
+def release_memory() -> None:
+    """Frees what a finished wave's pipeline left (its runner's buffers are garbage once the
+    pipeline is dropped) and hands the freed heap back to the system, so the next wave starts
+    from the same footprint. ``malloc_trim`` is glibc's; elsewhere only the collection runs."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the allocator keeps it
+        pass
 
 
 def _clear_wave_segments(plan: RunPlan, wave: Wave) -> None:

@@ -100,6 +100,10 @@ class MarkDuplicates(beam.PTransform):
         earlier: ``(segment file, logical_date)`` of the kept pages to dedup against, instead
             of those ``state_dir`` lists: a wave of a run (``pipelines.waves``) adds the
             segments of the run's earlier waves to the committed runs'.
+        filter_earlier: read only the earlier kept pages that share a key with a page of this
+            run (a side input holding this run's keys; see ``_earlier``). Off for runners that
+            recompute a side input's upstream in every task reading it (Beam 2.77's
+            DaskRunner): same rows, the whole index then goes through the groupings.
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class MarkDuplicates(beam.PTransform):
         logical_date: str,
         state_dir: str | None = None,
         earlier: list[tuple[str, str]] | None = None,
+        filter_earlier: bool = True,
     ) -> None:
         super().__init__()
         self._config, self._run_id, self._date, self._state = (
@@ -118,6 +123,7 @@ class MarkDuplicates(beam.PTransform):
             state_dir,
         )
         self._earlier_files = earlier
+        self._filter_earlier = filter_earlier
 
     def expand(self, pages):
         config = self._config
@@ -179,6 +185,12 @@ class MarkDuplicates(beam.PTransform):
         if files is None:
             runs = other_runs(self._state, self._run_id)
             files = [(path, run.logical_date) for run in runs for path in run.files]
+        if not self._filter_earlier:
+            return (
+                pipeline
+                | "EarlierSegments" >> beam.Create(files)
+                | "ReadEarlier" >> beam.FlatMap(lambda f: read_index_segment(f[0], f[1], config))
+            )
         wanted = (
             members
             | "RunKeys" >> beam.FlatMap(member_keys)
