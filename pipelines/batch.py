@@ -14,7 +14,9 @@ import ctypes
 import dataclasses
 import gc
 import logging
+import os
 import sys
+import time
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -237,6 +239,7 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
         build(pipeline, plan, wave, earlier)
         beats = f"{progress_dir(staging_dir(output, run_id))}/wave-{wave.index:05d}"
         label = f"wave {wave.index + 1}/{count}"
+        started = time.monotonic()
         with ProgressDisplay(
             beats, 0, enabled=not options.quiet, label=label, total_records=wave.records
         ):
@@ -253,6 +256,13 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
         fault_point(f"wave-{wave.index + 1}")
         del pipeline, result
         release_memory()
+        LOG.debug("wave %s: RSS %.0f MiB after the wave", label, _rss_mib())
+        if not options.quiet:  # one line per wave: logs of scheduled runs show progress too
+            print(
+                f"pagestream run: {label} staged ({wave.records:,} records, "
+                f"{time.monotonic() - started:.1f} s)",
+                file=sys.stderr,
+            )
     files = [f for k in sorted(staged) for f in staged[k]["files"]]
     stats = finalise(merge_stats([staged[k]["stats"] for k in sorted(staged)]))
     base = {
@@ -266,6 +276,14 @@ def _run_waves(plan: RunPlan, beam_options: PipelineOptions):
         )
     commit_staged(output, run_id, files, stats, base, state_commit)
     return None  # the run is committed: its manifest says how it went
+
+
+def _rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return float("nan")
 
 
 def release_memory() -> None:

@@ -234,12 +234,14 @@ def test_a_run_killed_between_waves_leaves_nothing_visible(killed_mixed):
 
 
 def test_rerunning_a_killed_run_resumes_and_gives_the_rows_of_an_uninterrupted_run(
-    killed_mixed,
+    killed_mixed, capsys
 ):
     root, _ = killed_mixed
     out = root / "out"
+    capsys.readouterr()
     assert _run("--input", str(MIXED), "--output", str(out), "--run_id", "m",
                 "--wave_pages", "4") == 0  # fmt: skip
+    assert "  waves          4 (2 resumed from an earlier attempt)\n" in capsys.readouterr().out
     manifest = _manifest(out, "m")
     assert manifest["waves"]["resumed"] == 2 and manifest["waves"]["count"] == 4
     assert not (out / "_staging").exists()

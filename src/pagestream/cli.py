@@ -142,6 +142,12 @@ def print_summary(manifest: dict, seconds: float, stream=None) -> None:
         lines.append(f"    {item['table']:<12} {item['stage']}/{item['reason']}: {item['count']}")
     if manifest["inputs"].get("skipped_count"):
         lines.append(f"  skipped files  {_skipped_files(manifest['inputs'])}")
+    waves = manifest.get("waves")
+    if waves:
+        resumed = (
+            f" ({waves['resumed']} resumed from an earlier attempt)" if waves["resumed"] else ""
+        )
+        lines.append(f"  waves          {waves['count']}{resumed}")
     if manifest.get("languages"):
         langs = ", ".join(f"{k} {v}" for k, v in _most_common(manifest["languages"], 10))
         lines.append(f"  languages      {langs}")
