@@ -22,14 +22,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
 from pagestream.pipelines.runner import direct_workers, redistribution, runner_name
-from pagestream.pipelines.waves import (
-    DEFAULT_WAVE_PAGES,
-    Wave,
-    plan_key,
-    plan_waves,
-    read_plan,
-    write_plan,
-)
+from pagestream.pipelines.wave_files import write_plan
+from pagestream.pipelines.waves import Wave, cut_waves
 from pagestream.schemas.validation import one_line
 from pagestream.transforms.dedup import state as dedup_state
 from pagestream.transforms.dedup.fingerprint import DedupConfig
@@ -47,7 +41,7 @@ from pagestream.transforms.write.files import delete, new_attempt, staging_dir
 from pagestream.transforms.write.lease import Lease, LeaseHeld, run_lease
 from pagestream.transforms.write.parquet import WriteConfig
 
-__all__ = ["RunPlan", "configs_for", "cut_waves", "plan_run", "versions", "wave_pages"]
+__all__ = ["RunPlan", "configs_for", "plan_run", "versions"]
 
 #: One writer shard per this many input bytes (bounds the rows one writer sorts in memory).
 BYTES_PER_WRITE_SHARD = 1024**3
@@ -261,43 +255,6 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
         waves=tuple(waves),
         resumed=staged is not None,
     )
-
-
-def wave_pages(options: RunOptions, runner: str) -> int:
-    """``--wave_pages``, else the runner's default: waves on the runners that hold a run's
-    groupings in memory (DirectRunner, DaskRunner), none on those that spill to disk."""
-    if options.wave_pages is not None:
-        return options.wave_pages
-    name = runner.rsplit(".", 1)[-1]
-    in_memory = name in ("DirectRunner", "FnApiRunner", "SwitchingDirectRunner", "DaskRunner")
-    return DEFAULT_WAVE_PAGES if in_memory else 0
-
-
-def cut_waves(options: RunOptions, runner: str, files: list[InputFile]):
-    """``(waves, staged plan, plan key)``: the run's waves, the staged plan of an interrupted
-    attempt at the same waves (same inputs and options) to resume or None, and the key that
-    identifies them (``waves.plan_key``)."""
-    per_wave = wave_pages(options, runner)
-    waves = plan_waves(files, per_wave, count_small=options.wave_pages is not None)
-    if len(waves) == 1:
-        return waves, None, ""
-    staged = read_plan(options.output, options.run_id)
-    key = plan_key(files, options.as_manifest(), per_wave)
-    if staged is not None and staged.get("key") != key:
-        print(
-            f"pagestream run: the staged waves of run {options.run_id} were cut for other "
-            "inputs or options; starting over",
-            file=sys.stderr,
-        )
-        staged = None
-    if not options.quiet:
-        records = sum(w.records or 0 for w in waves)
-        print(
-            f"pagestream run: {records:,} records in {len(waves)} waves of at most "
-            f"{per_wave:,} records (--wave_pages); one commit at the end",
-            file=sys.stderr,
-        )
-    return waves, staged, key
 
 
 def warn_if_files_are_fewer_than_workers(items: list[InputFile], workers: int) -> None:

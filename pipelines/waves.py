@@ -19,7 +19,7 @@ What a wave boundary changes (every other answer is the same as in one wave):
   (``pagestream compact`` merges them).
 
 **Resume.** Each finished wave leaves a sidecar (``_staging/<run_id>/waves/wave-<k>.json``:
-its staged files, statistics and index segment files) beside ``plan.json`` (which inputs and
+its staged files, statistics and index segment files; ``wave_files``) beside ``plan.json`` (which inputs and
 options the waves were cut for, and the run's file-name tokens). Rerunning a run that did not
 commit, with the same ``--run_id``, the same inputs and options, finds them and runs only the
 waves not finished; a wave counts as finished only when its sidecar and every file it lists
@@ -34,38 +34,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-
 from pagestream import __version__
+from pagestream.pipelines.options import RunOptions
+from pagestream.pipelines.wave_files import read_plan
 from pagestream.transforms.read.inputs import InputFile
 from pagestream.transforms.read.pages import read_records
-from pagestream.transforms.write.commit import GatherRun
-from pagestream.transforms.write.files import staging_dir
-from pagestream.transforms.write.parquet import StagedFile
 from pagestream.transforms.write.progress import forget_read, read_position
-from pagestream.transforms.write.stats import empty_accumulator
 
 __all__ = [
     "DEFAULT_WAVE_PAGES",
     "FILES_PER_WAVE",
-    "StageWave",
     "WAVE_BYTES",
     "Wave",
+    "cut_waves",
     "estimate_records",
-    "finished_wave",
     "plan_key",
     "plan_waves",
-    "read_plan",
-    "stats_from_json",
-    "stats_to_json",
-    "wave_dir",
-    "write_plan",
-    "write_wave",
+    "wave_pages",
 ]
 
 #: ``--wave_pages`` on the runners that hold a run in memory (DirectRunner, DaskRunner).
@@ -189,115 +178,38 @@ def plan_key(files: list[InputFile], options: dict, wave_pages: int) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def wave_dir(output: str, run_id: str) -> str:
-    return f"{staging_dir(output, run_id)}/waves"
+def wave_pages(options: RunOptions, runner: str) -> int:
+    """``--wave_pages``, else the runner's default: waves on the runners that hold a run's
+    groupings in memory (DirectRunner, DaskRunner), none on those that spill to disk."""
+    if options.wave_pages is not None:
+        return options.wave_pages
+    name = runner.rsplit(".", 1)[-1]
+    in_memory = name in ("DirectRunner", "FnApiRunner", "SwitchingDirectRunner", "DaskRunner")
+    return DEFAULT_WAVE_PAGES if in_memory else 0
 
 
-def _read_json(path: str) -> dict | None:
-    try:
-        with FileSystems.open(path) as handle:
-            return json.loads(handle.read().decode("utf-8"))
-    except Exception:  # noqa: BLE001 - missing or cut short: not there
-        return None
-
-
-def _write_json(path: str, value: dict) -> None:
-    """Written under a temporary name, then renamed: a reader sees all of it or nothing."""
-    temporary = f"{path}.tmp"
-    with FileSystems.create(temporary) as handle:
-        handle.write(json.dumps(value, sort_keys=True).encode("utf-8"))
-    FileSystems.rename([temporary], [path])
-
-
-def read_plan(output: str, run_id: str) -> dict | None:
-    """The staged plan of an unfinished waved run of ``run_id`` (None when there is none)."""
-    return _read_json(f"{wave_dir(output, run_id)}/plan.json")
-
-
-def write_plan(output: str, run_id: str, key: str, tokens: dict, waves: int) -> None:
-    _write_json(f"{wave_dir(output, run_id)}/plan.json", {"key": key, "waves": waves, **tokens})
-
-
-def _wave_file(output: str, run_id: str, index: int) -> str:
-    return f"{wave_dir(output, run_id)}/wave-{index:05d}.json"
-
-
-def write_wave(output: str, run_id: str, index: int, files, stats: dict, segments) -> str:
-    """Records a finished wave (the sidecar resume looks for); returns its path."""
-    path = _wave_file(output, run_id, index)
-    value = {
-        "files": [list(f) for f in sorted(files)],
-        "stats": stats_to_json(stats),
-        "segments": sorted(segments),
-    }
-    _write_json(path, value)
-    return path
-
-
-def finished_wave(output: str, run_id: str, index: int) -> dict | None:
-    """The sidecar of wave ``index`` when the wave is finished and all its files are there:
-    ``{"files": [StagedFile], "stats": accumulator, "segments": [path]}``; else None."""
-    value = _read_json(_wave_file(output, run_id, index))
-    if value is None:
-        return None
-    files = [StagedFile(*f) for f in value["files"]]
-    paths = [f.staged_path for f in files] + value["segments"]
-    if not all(FileSystems.exists(p) for p in paths):
-        return None
-    return {"files": files, "stats": stats_from_json(value["stats"]), "segments": value["segments"]}
-
-
-# The statistics accumulator (``write.stats``) holds Counters keyed by tuples: JSON keeps them
-# as [key, count] pairs.
-def stats_to_json(acc: dict) -> dict:
-    out = {}
-    for name, value in acc.items():
-        if name == "per_file":
-            out[name] = {f: dict(c) for f, c in value.items()}
-        elif isinstance(value, Counter):
-            out[name] = [[list(k) if isinstance(k, tuple) else k, n] for k, n in value.items()]
-        else:
-            out[name] = value
-    return out
-
-
-def stats_from_json(value: dict) -> dict:
-    acc = {}
-    for name, item in value.items():
-        if name == "per_file":
-            acc[name] = {f: Counter(c) for f, c in item.items()}
-        elif isinstance(item, list) and name != "word_counts":
-            acc[name] = Counter({tuple(k) if isinstance(k, list) else k: n for k, n in item})
-        else:
-            acc[name] = item
-    return acc
-
-
-class _StageWaveFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str, index: int):
-        self.output, self.run_id, self.index = output, run_id, index
-
-    def process(self, element):
-        _, items = element
-        files = [item for kind, item in items if kind == "file"]
-        stats = next((item for kind, item in items if kind == "stats"), None)
-        segments = [item for kind, item in items if kind == "other"]
-        yield write_wave(
-            self.output, self.run_id, self.index, files, stats or empty_accumulator(), segments
+def cut_waves(options: RunOptions, runner: str, files: list[InputFile]):
+    """``(waves, staged plan, plan key)``: the run's waves, the staged plan of an interrupted
+    attempt at the same waves (same inputs and options) to resume or None, and the key that
+    identifies them (``plan_key``)."""
+    per_wave = wave_pages(options, runner)
+    waves = plan_waves(files, per_wave, count_small=options.wave_pages is not None)
+    if len(waves) == 1:
+        return waves, None, ""
+    staged = read_plan(options.output, options.run_id)
+    key = plan_key(files, options.as_manifest(), per_wave)
+    if staged is not None and staged.get("key") != key:
+        print(
+            f"pagestream run: the staged waves of run {options.run_id} were cut for other "
+            "inputs or options; starting over",
+            file=sys.stderr,
         )
-
-
-class StageWave(beam.PTransform):
-    """The terminal step of a wave's graph: ``(files, stats accumulator, segment paths)`` ->
-    the wave's sidecar (``write_wave``); the run is committed after its last wave."""
-
-    def __init__(self, output: str, run_id: str, index: int):
-        super().__init__()
-        self.output, self.run_id, self.index = output, run_id, index
-
-    def expand(self, inputs):
-        return (
-            inputs
-            | "GatherWave" >> GatherRun()
-            | "Stage" >> beam.ParDo(_StageWaveFn(self.output, self.run_id, self.index))
+        staged = None
+    if not options.quiet:
+        records = sum(w.records or 0 for w in waves)
+        print(
+            f"pagestream run: {records:,} records in {len(waves)} waves of at most "
+            f"{per_wave:,} records (--wave_pages); one commit at the end",
+            file=sys.stderr,
         )
+    return waves, staged, key
