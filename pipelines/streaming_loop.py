@@ -190,6 +190,7 @@ class StreamLoop:
             logical_date=self._logical_date(),
             logical_date_given=True,
             quiet=True,
+            wave_pages=0,  # a micro-batch is one pipeline (and one commit): never waves
         )
         plan = run_plan.plan_run(options, self.beam_options)
         section = {
