@@ -21,7 +21,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pagestream import SCHEMA_VERSION, __version__
 from pagestream.pipelines.options import OptionsError, RunOptions
-from pagestream.pipelines.runner import direct_workers, redistribution, runner_name
+from pagestream.pipelines.runner import (
+    direct_workers,
+    redistribution,
+    runner_name,
+    worker_processes,
+)
 from pagestream.pipelines.wave_files import write_plan
 from pagestream.pipelines.waves import Wave, cut_waves
 from pagestream.schemas.validation import one_line
@@ -199,7 +204,7 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
             f"files (pagestream compact, compaction {compacted}); a compacted run cannot be rerun"
         )
     runner = runner_name(beam_options)
-    waves, staged, key = cut_waves(options, runner, files)
+    waves, staged, key = cut_waves(options, runner, files, worker_processes(beam_options))
     check_output_writable(options.output, options.run_id, keep_staging=staged is not None)
     total_bytes = sum(f.size for f in files)
     warn_if_disk_is_short(options.output, total_bytes)

@@ -14,7 +14,14 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from pagestream.transforms import version_guard
 
-__all__ = ["direct_workers", "forks_workers", "new_pipeline", "redistribution", "runner_name"]
+__all__ = [
+    "direct_workers",
+    "forks_workers",
+    "new_pipeline",
+    "redistribution",
+    "runner_name",
+    "worker_processes",
+]
 
 
 def runner_name(beam_options: PipelineOptions) -> str:
@@ -88,6 +95,15 @@ def new_pipeline(beam_options: PipelineOptions) -> beam.Pipeline:
     else:
         runner = fn_runner.FnApiRunner(provision_info=provision_info)
     return beam.Pipeline(runner=runner, options=beam_options)
+
+
+def worker_processes(beam_options: PipelineOptions) -> int:
+    """The DirectRunner's worker processes: ``--direct_num_workers`` with ``multi_processing``,
+    else 1 (``in_memory`` runs its workers as threads of one process)."""
+    direct = beam_options.view_as(DirectOptions)
+    if direct.direct_running_mode != "multi_processing":
+        return 1
+    return direct_workers(beam_options)
 
 
 def forks_workers(beam_options: PipelineOptions) -> bool:

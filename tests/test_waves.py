@@ -288,3 +288,24 @@ def test_the_record_estimate_is_exact_for_small_files_and_close_for_big_ones(tmp
     estimates = {Path(f.path).name: estimate_records(f) for f in files}
     assert estimates["small.jsonl"] == 30
     assert 400 / 1.5 < estimates["big.jsonl"] < 400 * 1.5
+
+
+def test_the_default_wave_size_follows_the_runner():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pagestream.pipelines.options import RunOptions
+    from pagestream.pipelines.runner import worker_processes
+    from pagestream.pipelines.waves import wave_pages
+
+    options = RunOptions(inputs=("x",), output="o", run_id="r", logical_date="2026-01-02")
+    two = PipelineOptions(["--direct_num_workers", "2", "--direct_running_mode",
+                           "multi_processing"])  # fmt: skip
+    threads = PipelineOptions(["--direct_num_workers", "2"])
+    assert worker_processes(two) == 2 and worker_processes(threads) == 1
+    assert wave_pages(options, "DirectRunner") == 2000
+    assert wave_pages(options, "DirectRunner", worker_processes(two)) == 1500
+    assert wave_pages(options, "apache_beam.runners.dask.dask_runner.DaskRunner") == 2000
+    assert wave_pages(options, "DataflowRunner") == 0
+    given = RunOptions(inputs=("x",), output="o", run_id="r", logical_date="2026-01-02",
+                       wave_pages=300)  # fmt: skip
+    assert wave_pages(given, "DataflowRunner") == 300
