@@ -93,8 +93,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--wave_pages", metavar="N",
         help="run the input in waves of at most N records, one commit at the end: memory "
         "stays that of one wave; a killed run resumes from its finished waves when rerun with "
-        "the same --run_id. 0: one wave (default: 2000 on the DirectRunner, 1500 with worker processes, and DaskRunner, "
-        "0 on runners that spill to disk)")  # fmt: skip
+        "the same --run_id. 0: one wave (default: 2000 on the DirectRunner and DaskRunner, "
+        "1500 with DirectRunner worker processes, 0 on runners that spill to disk)")  # fmt: skip
     add("--max_page_bytes", metavar="N",
         help=MAX_PAGE_BYTES.help("bigger HTML pages are not parsed"))  # fmt: skip
     add("--extract_timeout", metavar="S",
