@@ -27,7 +27,7 @@ from pagestream.pipelines.runner import (
     runner_name,
     worker_processes,
 )
-from pagestream.pipelines.wave_files import write_plan
+from pagestream.pipelines.wave_files import read_plan, write_plan
 from pagestream.pipelines.waves import Wave, cut_waves
 from pagestream.schemas.validation import one_line
 from pagestream.transforms.dedup import state as dedup_state
@@ -195,8 +195,11 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
     """The part of ``plan_run`` that touches the output, under the run's lease."""
     if not options.logical_date_given:
         previous = read_manifest(options.output, options.run_id)
+        staged = read_plan(options.output, options.run_id)
         if previous:  # a rerun of a scheduled slot keeps its date
             options = _replace(options, logical_date=previous["logical_date"])
+        elif staged and staged.get("logical_date"):  # so does the resumed run, the next day too
+            options = _replace(options, logical_date=staged["logical_date"])
     compacted = absorbed_by(options.output, options.run_id)
     if compacted:
         raise OptionsError(
@@ -221,7 +224,11 @@ def _plan_locked(options, beam_options, text, language, dedup, topics, files, sk
             dedup_state.begin_run(options.state, options.run_id) if options.state else None
         )
         if len(waves) > 1:
-            tokens = {"attempt": attempt, "state_attempt": state_attempt}
+            tokens = {
+                "attempt": attempt,
+                "state_attempt": state_attempt,
+                "logical_date": options.logical_date,
+            }
             write_plan(options.output, options.run_id, key, tokens, len(waves))
     base = {
         "run_id": options.run_id,

@@ -309,3 +309,27 @@ def test_the_default_wave_size_follows_the_runner():
     given = RunOptions(inputs=("x",), output="o", run_id="r", logical_date="2026-01-02",
                        wave_pages=300)  # fmt: skip
     assert wave_pages(given, "DataflowRunner") == 300
+
+
+def test_a_run_resumed_the_next_day_keeps_its_first_day(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from pagestream.pipelines import options as options_module
+
+    class Tomorrow(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + dt.timedelta(days=1)
+
+    out = tmp_path / "out"
+    args = ["run", "--quiet", "--input", str(MIXED), "--output", str(out), "--run_id", "d",
+            "--wave_pages", "7"]  # fmt: skip
+    monkeypatch.setenv(FAULT_ENV, "wave-1")
+    assert main(args) == 1
+    today = json.loads((out / "_staging" / "d" / "waves" / "plan.json").read_text())
+    monkeypatch.delenv(FAULT_ENV)
+    monkeypatch.setattr(options_module, "datetime", Tomorrow)
+    assert main(args) == 0
+    manifest = _manifest(out, "d")
+    assert manifest["waves"]["resumed"] == 1
+    assert manifest["logical_date"] == today["logical_date"] == dt.date.today().isoformat()
