@@ -132,8 +132,9 @@ class MarkDuplicates(beam.PTransform):
         passthrough = passthrough | "Unwrap" >> beam.Map(lambda pf: pf[0])
         keyed = both | "Marked" >> beam.Filter(lambda pf: pf[1] is not None)
         members = keyed | "Members" >> beam.Map(lambda pf: pf[1])
-        if self._state or self._earlier_files:
-            earlier = self._earlier(pages.pipeline, members)
+        files = self._earlier_segments()
+        if files:  # none on a first run: no branch, no key set
+            earlier = self._earlier(pages.pipeline, members, files)
             members = (members, earlier) | "WithEarlier" >> beam.Flatten()
 
         by_key = {
@@ -175,16 +176,21 @@ class MarkDuplicates(beam.PTransform):
         )
         return (marked, passthrough) | "Merge" >> beam.Flatten()
 
-    def _earlier(self, pipeline, members):
+    def _earlier_segments(self) -> list[tuple[str, str]]:
+        """``(segment file, logical_date)`` of the kept pages to dedup against."""
+        if self._earlier_files is not None:
+            return list(self._earlier_files)
+        if not self._state:
+            return []
+        runs = other_runs(self._state, self._run_id)
+        return [(path, run.logical_date) for run in runs for path in run.files]
+
+    def _earlier(self, pipeline, members, files):
         """The kept pages of the earlier runs (and waves) that share a key (content hash,
         URL or band) with a page of this run: only those can make an edge (``group_edges``
         needs a current page in the group), so the groupings carry what matches, not the
         whole index (which grows with every run committed to ``--state``)."""
         config = self._config
-        files = self._earlier_files
-        if files is None:
-            runs = other_runs(self._state, self._run_id)
-            files = [(path, run.logical_date) for run in runs for path in run.files]
         if not self._filter_earlier:
             return (
                 pipeline
