@@ -40,6 +40,7 @@ __all__ = [
     "median",
     "run_measured",
     "run_parallel_measured",
+    "tree_rss",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +187,8 @@ class Measured:
         return all(code == 0 for code in self.returncodes)
 
 
-def _tree_rss(procs: list[psutil.Process]) -> int:
+def tree_rss(procs: list[psutil.Process]) -> int:
+    """RSS summed over ``procs`` and all their descendants, in bytes."""
     total = 0
     for proc in procs:
         try:
@@ -206,14 +208,31 @@ def _children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-def run_parallel_measured(commands: list[list[str]], env: dict | None = None) -> Measured:
+def _cpu_of(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            for member in [proc, *proc.children(recursive=True)]:
+                times = member.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_parallel_measured(
+    commands: list[list[str]], env: dict | None = None, beside: list[int] = ()
+) -> Measured:
     """Starts all ``commands`` at once and waits for all; wall time is until the last ends,
     ``walls_s`` each command's own (from the common start to its end).
 
-    Peak RSS is the highest sampled sum over all their process trees.
+    Peak RSS is the highest sampled sum over all their process trees and the trees of the
+    already running processes ``beside`` (pids: a Dask cluster the commands submit to), whose
+    CPU over the run is added to the commands'.
     """
     load = load_average()
-    cpu_before = _children_cpu()
+    others = [psutil.Process(pid) for pid in beside]
+    cpu_before = _children_cpu() + _cpu_of(others)
     started = time.perf_counter()
     popens = [
         subprocess.Popen(
@@ -225,13 +244,13 @@ def run_parallel_measured(commands: list[list[str]], env: dict | None = None) ->
         )
         for cmd in commands
     ]
-    procs = [psutil.Process(p.pid) for p in popens]
+    procs = [psutil.Process(p.pid) for p in popens] + others
     peak = [0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(procs))
+            peak[0] = max(peak[0], tree_rss(procs))
             done.wait(SAMPLE_S)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -256,7 +275,7 @@ def run_parallel_measured(commands: list[list[str]], env: dict | None = None) ->
             sys.stderr.write(f"command failed ({popen.returncode}): {popen.args}\n{err[-3000:]}\n")
     return Measured(
         wall_s=wall,
-        cpu_s=_children_cpu() - cpu_before,
+        cpu_s=_children_cpu() + _cpu_of(others) - cpu_before,
         peak_rss_mib=peak[0] / 1024**2,
         load=load,
         returncodes=[p.returncode for p in popens],
@@ -265,6 +284,7 @@ def run_parallel_measured(commands: list[list[str]], env: dict | None = None) ->
     )
 
 
-def run_measured(command: list[str], env: dict | None = None) -> Measured:
-    """Runs one command to completion, measuring wall, CPU and peak tree RSS."""
-    return run_parallel_measured([command], env)
+def run_measured(command: list[str], env: dict | None = None, beside: list[int] = ()) -> Measured:
+    """Runs one command to completion, measuring wall, CPU and peak tree RSS (with the trees
+    of the processes ``beside``, as ``run_parallel_measured``)."""
+    return run_parallel_measured([command], env, beside)

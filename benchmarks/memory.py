@@ -3,6 +3,7 @@
     python benchmarks/memory.py [--sizes 4000 16000] [--repeat 1] [--files 8] [--json OUT.json]
     python benchmarks/memory.py --sizes 4000 -- --direct_num_workers 2 \\
         --direct_running_mode multi_processing        # anything after -- goes to pagestream run
+    python benchmarks/memory.py --sizes 4000 --dask 2 [--npartitions 4]   # a local Dask cluster
     python benchmarks/memory.py --sizes 16000 --generate-only DIR   # only write the corpus
 
 Issue 22 asks that 16,000 light pages peak within 1.3x of 4,000 pages, and under 2 GiB for
@@ -38,6 +39,11 @@ CPU and the peak RSS of the whole process tree, sampled every 0.1 s). The commit
 ``--direct_num_workers 2`` alone keeps Beam's ``in_memory`` mode (one process); two worker
 processes need ``--direct_running_mode multi_processing`` as well.
 
+``--dask N`` starts a local Dask cluster (``scaling.start_dask``: a scheduler and N
+single-thread workers on 127.0.0.1, one cluster for all sizes) and runs on Beam's DaskRunner
+with ``--dask_npartitions`` ``--npartitions``; peak RSS and CPU then cover the cluster's
+processes too (their RSS before the run included: ``cluster_idle_mib`` gives it).
+
 Generation holds only the sentence pools and the plan: 16,000 pages (~135 MB of JSON Lines,
 8.2 KB of HTML a page on average) take ~5 s.
 """
@@ -59,10 +65,20 @@ from html import escape
 from pathlib import Path
 from typing import NamedTuple
 
+import psutil
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PYTHON, load_average, machine_info, median, run_measured  # noqa: E402
+from common import (  # noqa: E402
+    PYTHON,
+    load_average,
+    machine_info,
+    median,
+    run_measured,
+    tree_rss,
+)
+from scaling import DASK_RUNNER, start_dask, stop_dask  # noqa: E402
 from size_corpus import KINDS, CorpusConfig, paragraph_pools  # noqa: E402
 
 __all__ = [
@@ -308,17 +324,59 @@ def write_light_corpus(
     return summary
 
 
-def measure(corpus: Path, output: Path, extra: list[str]) -> tuple:
-    """One measured ``pagestream run`` on ``corpus``: ``(common.Measured, its manifest)``."""
+def measure(corpus: Path, output: Path, extra: list[str], beside: list[int] = ()) -> tuple:
+    """One measured ``pagestream run`` on ``corpus``: ``(common.Measured, its manifest)``;
+    ``beside``: pids of a cluster whose memory and CPU count too."""
     shutil.rmtree(output, ignore_errors=True)
     argv = [PYTHON, "-m", "pagestream.cli", "run", "--input", str(corpus), "--output",
             str(output), "--run_id", RUN_ID, "--quiet", *extra]  # fmt: skip
-    run = run_measured(argv)
+    run = run_measured(argv, beside=beside)
     if not run.ok:
         raise SystemExit(f"pagestream run on {corpus} failed (stderr above)")
     manifest = json.loads((output / "_runs" / f"{RUN_ID}.json").read_text())
     shutil.rmtree(output, ignore_errors=True)
     return run, manifest
+
+
+def cluster_rss_mib(pids: list[int]) -> float:
+    """RSS of the process trees of ``pids`` now, in MiB."""
+    return tree_rss([psutil.Process(pid) for pid in pids]) / 1024**2
+
+
+def _sizes(args, tmp: Path, extra: list[str], beside: list[int], results: dict) -> None:
+    root = args.generate_only or tmp
+    for size in args.sizes:
+        corpus = root / f"pages-{size}"
+        summary = write_light_corpus(size, corpus, args.files, args.seed, args.days)
+        if args.generate_only is not None:
+            print(json.dumps({**summary, "corpus": str(corpus)}), flush=True)
+            continue
+        runs = [measure(corpus, tmp / f"out-{size}", extra, beside) for _ in range(args.repeat)]
+        shutil.rmtree(corpus)
+        measured = [run for run, _ in runs]
+        manifest = runs[-1][1]
+        dup_status = manifest.get("dup_status", {})
+        seconds = median([r.wall_s for r in measured])
+        row = {
+            "pages": size,
+            "seconds": round(seconds, 1),
+            "pages_per_s": round(size / seconds, 1),
+            "cpu_s": round(median([r.cpu_s for r in measured]), 1),
+            "peak_rss_mib": round(median([r.peak_rss_mib for r in measured])),
+            "peaks_mib": [round(r.peak_rss_mib) for r in measured],
+            "rows": manifest["counts"]["pages"],
+            "rejected": manifest["counts"]["rejected"],
+            "dead_letter": manifest["counts"]["dead_letter"],
+            "duplicates": sum(v for k, v in dup_status.items() if k != "unique"),
+            "dup_status": dup_status,
+            "planted": summary["planted"],
+            "jsonl_mb": summary["jsonl_mb"],
+            "generate_s": summary["generate_s"],
+            "load": [r.load for r in measured],
+            "extra_args": " ".join(extra),
+        }
+        results["sizes"].append({**row, "corpus": summary})
+        print(json.dumps(row), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,45 +395,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--json", type=Path, help="also write machine, corpora and rows here")
     parser.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run on a local Dask cluster of N single-thread workers",
+    )
+    parser.add_argument("--npartitions", type=int, default=4, help="--dask_npartitions")
+    parser.add_argument(
         "--generate-only", type=Path, metavar="DIR",
         help="only write each corpus to DIR/pages-N (kept) and print its summary",
     )  # fmt: skip
     args = parser.parse_args(argv)
     results: dict = {"machine": machine_info(), "extra_args": extra, "sizes": []}
     with tempfile.TemporaryDirectory(prefix="pagestream-memory-") as tmp:
-        root = args.generate_only or Path(tmp)
-        for size in args.sizes:
-            corpus = root / f"pages-{size}"
-            summary = write_light_corpus(size, corpus, args.files, args.seed, args.days)
-            if args.generate_only is not None:
-                print(json.dumps({**summary, "corpus": str(corpus)}), flush=True)
-                continue
-            runs = [measure(corpus, Path(tmp) / f"out-{size}", extra) for _ in range(args.repeat)]
-            shutil.rmtree(corpus)
-            measured = [run for run, _ in runs]
-            manifest = runs[-1][1]
-            dup_status = manifest.get("dup_status", {})
-            seconds = median([r.wall_s for r in measured])
-            row = {
-                "pages": size,
-                "seconds": round(seconds, 1),
-                "pages_per_s": round(size / seconds, 1),
-                "cpu_s": round(median([r.cpu_s for r in measured]), 1),
-                "peak_rss_mib": round(median([r.peak_rss_mib for r in measured])),
-                "peaks_mib": [round(r.peak_rss_mib) for r in measured],
-                "rows": manifest["counts"]["pages"],
-                "rejected": manifest["counts"]["rejected"],
-                "dead_letter": manifest["counts"]["dead_letter"],
-                "duplicates": sum(v for k, v in dup_status.items() if k != "unique"),
-                "dup_status": dup_status,
-                "planted": summary["planted"],
-                "jsonl_mb": summary["jsonl_mb"],
-                "generate_s": summary["generate_s"],
-                "load": [r.load for r in measured],
-                "extra_args": " ".join(extra),
-            }
-            results["sizes"].append({**row, "corpus": summary})
-            print(json.dumps(row), flush=True)
+        beside: list[int] = []
+        cluster: list = []
+        if args.dask and args.generate_only is None:
+            address, cluster = start_dask(Path(tmp) / "dask", args.dask)
+            beside = [process.pid for process in cluster]
+            extra = [f"--runner={DASK_RUNNER}", f"--dask_client_address={address}",
+                     f"--dask_npartitions={args.npartitions}", *extra]  # fmt: skip
+            results["cluster_idle_mib"] = round(cluster_rss_mib(beside))
+        try:
+            _sizes(args, Path(tmp), extra, beside, results)
+        finally:
+            if cluster:
+                stop_dask(cluster)
     if len(results["sizes"]) >= 2:
         by_size = sorted(results["sizes"], key=lambda r: r["pages"])
         small, large = by_size[0], by_size[-1]
