@@ -41,6 +41,7 @@ from typing import NamedTuple
 from pagestream import __version__
 from pagestream.pipelines.options import RunOptions
 from pagestream.pipelines.wave_files import read_plan
+from pagestream.schemas.records import KIND_DEAD
 from pagestream.transforms.read.inputs import InputFile
 from pagestream.transforms.read.pages import read_records
 from pagestream.transforms.write.progress import forget_read, read_position
@@ -95,12 +96,19 @@ class Wave(NamedTuple):
     content_bytes: int
 
 
-def _record_sizes(file: InputFile) -> Iterator[int]:
+def _record_sizes(file: InputFile) -> Iterator[tuple[int, int]]:
+    """``(content size, offset)`` of each record of ``file``: the offset where a reader can
+    start at the record (``InputFile.offset``: WARC and WET records that are not dead), else 0."""
     if file.fmt in _ONE_RECORD:
-        yield file.size
+        yield file.size, 0
         return
+    seekable = file.fmt in ("warc", "wet")
     for record in read_records(file):
-        yield len(record.html or record.text or "")
+        offset = 0
+        if seekable and record.kind != KIND_DEAD:
+            position = record.source.rpartition("#")[2]
+            offset = int(position) if position.isdigit() else 0
+        yield len(record.html or record.text or ""), offset
 
 
 def estimate_records(file: InputFile) -> float:
@@ -153,17 +161,22 @@ def plan_waves(
 
     for file in files:
         start = count = 0
-        for size in _record_sizes(file):
+        offset = file.offset  # where the reader can start at record ``start``
+        for size, at in _record_sizes(file):
             if records and (records >= wave_pages or content + size > wave_bytes):
                 if count > start:
-                    current.append(file._replace(skip=file.skip + start, limit=count - start))
+                    current.append(
+                        file._replace(skip=file.skip + start, limit=count - start, offset=offset)
+                    )
                 close()
-                start = count
+                start, offset = count, at
             count += 1
             records += 1
             content += size
         if count > start:
-            current.append(file._replace(skip=file.skip + start, limit=count - start))
+            current.append(
+                file._replace(skip=file.skip + start, limit=count - start, offset=offset)
+            )
     if current:
         close()
     if len(waves) == 1:

@@ -113,6 +113,87 @@ def test_one_wave_keeps_the_planned_files_as_they_are(tmp_path):
     assert len(small) == 1 and small[0].records is None
 
 
+# --- a later wave starts at its first record --------------------------------------------
+
+WARC = SHARED / "warc" / "example.warc.gz"  # 261 records: 94 pages, 167 rejected
+
+
+def _warc(tmp_path: Path, copies: int = 3) -> Path:
+    if not WARC.is_file():
+        pytest.skip(f"development data not found at {WARC}")
+    path = tmp_path / "big.warc.gz"  # gzip members concatenated: still one valid WARC
+    path.write_bytes(WARC.read_bytes() * copies)
+    return path
+
+
+def test_a_later_wave_of_a_warc_seeks_to_its_first_record(tmp_path, monkeypatch):
+    files, _ = expand_inputs([str(_warc(tmp_path))])
+    waves = plan_waves(files, 60, count_small=True)
+    assert len(waves) > 3
+    later = [f for w in waves[1:] for f in w.files]
+    assert all(f.offset > 0 for f in later)
+    assert [s for w in waves for s in _sources(w.files)] == _sources(files)
+    # the last wave parses its own records, not the ones before it
+    import pagestream.transforms.read.warc as warc
+
+    parsed = []
+    original = warc._warc_page
+    monkeypatch.setattr(warc, "_warc_page", lambda r, p: parsed.append(1) or original(r, p))
+    last = waves[-1].files[0]
+    assert len(_sources([last])) == last.limit
+    seeking = len(parsed)  # a response has its request and metadata records beside it
+    assert len(_sources([last._replace(offset=0)])) == last.limit
+    assert seeking <= 4 * last.limit < last.skip < len(parsed) - seeking
+
+
+def test_a_wrong_or_whole_gzip_offset_falls_back_to_counting(tmp_path):
+    files, _ = expand_inputs([str(_warc(tmp_path, 1))])
+    wave = plan_waves(files, 50, count_small=True)[1].files[0]
+    expected = _sources([wave._replace(offset=0)])
+    assert _sources([wave._replace(offset=wave.offset + 1)]) == expected
+    assert _sources([wave._replace(offset=files[0].size + 10)]) == expected
+    # one gzip member for the whole file: positions are in the decompressed stream
+    whole = tmp_path / "whole" / "one.warc.gz"
+    whole.parent.mkdir()
+    whole.write_bytes(gzip.compress(gzip.decompress(WARC.read_bytes())))
+    files, _ = expand_inputs([str(whole)])
+    waves = plan_waves(files, 50, count_small=True)
+    assert len(waves) > 1
+    assert [s for w in waves for s in _sources(w.files)] == _sources(files)
+
+
+def test_a_later_wave_of_json_lines_counts_the_lines_before_it(tmp_path):
+    lines = []
+    for i in range(30):
+        lines.append(json.dumps({"url": f"https://a.example/{i}", "text": "x"}))
+        lines.append("" if i % 3 else "not json")  # blank lines are not records; bad ones are
+    body = ("\n".join(lines) + "\n").encode()
+    (tmp_path / "a.jsonl").write_bytes(body)
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(body)[:-40])  # cut near its end
+    for name in ("a.jsonl", "cut.jsonl.gz"):
+        files, _ = expand_inputs([str(tmp_path / name)])
+        waves = plan_waves(files, 7, count_small=True)
+        read = [(r.source, r.kind, r.reason) for w in waves for f in w.files
+                for r in read_records(f)]  # fmt: skip
+        assert read == [(r.source, r.kind, r.reason) for r in read_records(files[0])]
+        assert len(waves) >= 3 and read[-1][1] == ("dead" if name.startswith("cut") else "raw")
+
+
+def test_a_run_over_one_warc_in_waves_reads_each_record_once(tmp_path, monkeypatch):
+    import pagestream.pipelines.waves as waves_module
+
+    warc = _warc(tmp_path, 1)
+    assert _run("--input", str(warc), "--output", str(tmp_path / "seek"), "--run_id", "w",
+                "--wave_pages", "100") == 0  # fmt: skip
+    counted = waves_module._record_sizes
+    monkeypatch.setattr(waves_module, "_record_sizes", lambda f: ((s, 0) for s, _ in counted(f)))
+    assert _run("--input", str(warc), "--output", str(tmp_path / "count"), "--run_id", "w",
+                "--wave_pages", "100") == 0  # fmt: skip
+    seek, count = _rows(tmp_path / "seek"), _rows(tmp_path / "count")
+    assert len(seek["pages"]) > 30 and len(seek["rejected"]) > 100 and seek == count
+    assert _manifest(tmp_path / "seek", "w")["waves"]["count"] > 1
+
+
 # --- runs in waves -------------------------------------------------------------------------
 
 

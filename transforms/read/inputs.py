@@ -61,6 +61,7 @@ class InputFile(NamedTuple):
     parts: int = 1
     mtime_ns: int | None = None  # when listed (None where the filesystem does not say)
     skip: int = 0  # the records before this one are not read (a later wave's share of a file)
+    offset: int = 0  # > 0: byte offset of record ``skip`` (WARC, WET), where reading starts
 
 
 class SkippedFile(NamedTuple):

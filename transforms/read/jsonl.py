@@ -80,25 +80,29 @@ def _skip_line(stream) -> None:
             return
 
 
-def read_jsonl(path: str) -> Iterator[RawPage]:
-    line_no, content = 0, False
+def read_jsonl(path: str, skip: int = 0) -> Iterator[RawPage]:
+    """The records of a JSON Lines file (see the module doc) after its first ``skip``, which
+    are counted but not parsed (a later wave's share of a big file starts after them)."""
+    line_no = records = 0
     with open_input(path, "jsonl") as stream:
         try:
             while line := stream.readline(MAX_RECORD_BYTES + 1):
                 line_no += 1
-                source = f"{path}#{line_no}"
                 if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
-                    content = True
+                    records += 1
                     _skip_line(stream)
-                    yield too_large("", source, "the line")
+                    if records > skip:
+                        yield too_large("", f"{path}#{line_no}", "the line")
                 elif line.strip():
-                    content = True
-                    yield jsonl_record(line, source)
+                    records += 1
+                    if records > skip:
+                        yield jsonl_record(line, f"{path}#{line_no}")
         except (OSError, EOFError, zlib.error) as exc:
-            yield dead_raw(
-                "", f"{path}#{line_no + 1}", STAGE, stream_failure(exc), exc,
-                content=f"the file is cut or corrupt after line {line_no}",
-            )  # fmt: skip
+            if records >= skip:
+                yield dead_raw(
+                    "", f"{path}#{line_no + 1}", STAGE, stream_failure(exc), exc,
+                    content=f"the file is cut or corrupt after line {line_no}",
+                )  # fmt: skip
             return
-    if not content:
+    if not records and not skip:
         yield dead_raw("", f"{path}#0", STAGE, "empty", error="the file has no records")

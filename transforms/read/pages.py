@@ -30,6 +30,7 @@ the parts live beside it: ``inputs`` (listing), ``common`` (shared helpers), ``j
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator
 
@@ -96,6 +97,28 @@ def _dealt_to(totals: list[int], record: RawPage) -> int:
     return part
 
 
+def _records_from(file: InputFile) -> tuple[Iterator[RawPage], int]:
+    """``(records, index)``: the records of ``file`` from record ``index`` on. A later wave's
+    share of a big file starts there without reading the records before it (without this,
+    each of n waves would re-read the file from its start, O(n^2)): a WARC or WET reader seeks
+    to ``file.offset``, the position of record ``file.skip`` (checked: if another record is
+    found there, the file is read from its start); a JSON Lines reader counts the lines it
+    passes over without parsing them. Other readers start at record 0."""
+    if file.fmt in ("warc", "wet") and file.offset:
+        records = _READERS[file.fmt](file.path, file.offset)
+        try:
+            first = next(records)
+        except Exception:  # NotARecordStart, or the file is unreadable: read_records says so
+            first = None
+        if first is not None and first.source == f"{file.path}#{file.offset}":
+            return itertools.chain([first], records), file.skip
+        records.close()
+    elif file.fmt == "jsonl" and file.skip:
+        return read_jsonl(file.path, file.skip), file.skip
+    reader = _READERS.get(file.fmt)
+    return (reader(file.path) if reader else read_whole(file.path, file.fmt)), 0
+
+
 def read_records(file: InputFile) -> Iterator[RawPage]:
     """Streams the records of one input file; never raises for bad content.
 
@@ -111,10 +134,8 @@ def read_records(file: InputFile) -> Iterator[RawPage]:
     extraction time grows with page size, and a few large pages decide the split.) The
     file's dead record comes from part 0 only.
     """
-    reader = _READERS.get(file.fmt)
-    records = reader(file.path) if reader else read_whole(file.path, file.fmt)
+    records, count = _records_from(file)  # count: records of the file seen so far
     end = None if file.limit is None else file.skip + file.limit
-    count = 0  # records of the file seen so far
     totals = [0] * file.parts
     try:
         for record in records:

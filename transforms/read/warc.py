@@ -40,7 +40,7 @@ from pagestream.transforms.read.warc_scan import (
     starts_record,
 )
 
-__all__ = ["read_warc", "read_wet"]
+__all__ = ["NotARecordStart", "read_warc", "read_wet"]
 
 # warcio parses records but, on damaged files, stops silently (a gzip member cut short), returns
 # a record shorter than its Content-Length without saying so, or raises and cannot go on. So the
@@ -196,10 +196,11 @@ def _printable(text: str, limit: int) -> str:
     return escaped + ("..." if len(text) > limit else "")
 
 
-def _warc_stream(stream, path: str, gzipped: bool, page_of, skip: frozenset[int] = frozenset()):
-    """All records of a seekable WARC stream, resuming after damage. Returns the offsets
-    yielded if the file turns out to be one whole gzip member, else None."""
-    start = 0
+def _warc_stream(
+    stream, path: str, gzipped: bool, page_of, skip: frozenset[int] = frozenset(), start: int = 0
+):
+    """The records of a seekable WARC stream from offset ``start``, resuming after damage.
+    Returns the offsets yielded if the file turns out to be one whole gzip member, else None."""
     while True:
         stop = yield from _warc_pass(stream, path, start, skip, gzipped, page_of)
         if gzipped and start == 0 and _WHOLE_GZIP in str(stop.error or ""):
@@ -214,19 +215,31 @@ def _warc_stream(stream, path: str, gzipped: bool, page_of, skip: frozenset[int]
         start = following
 
 
-def read_warc(path: str) -> Iterator[RawPage]:
-    """The response records of a WARC file (see the module doc)."""
-    return _read_archive(path, _warc_page)
+def read_warc(path: str, start: int = 0) -> Iterator[RawPage]:
+    """The response records of a WARC file (see the module doc), from the record at byte
+    offset ``start`` (a position this reader gave; ``NotARecordStart`` if none starts there)."""
+    return _read_archive(path, _warc_page, start)
 
 
-def read_wet(path: str) -> Iterator[RawPage]:
-    """The ``conversion`` records of a WET file (Common Crawl's extracted text) as text pages."""
-    return _read_archive(path, _wet_page)
+def read_wet(path: str, start: int = 0) -> Iterator[RawPage]:
+    """The ``conversion`` records of a WET file (Common Crawl's extracted text) as text pages,
+    from the record at byte offset ``start`` (as ``read_warc``)."""
+    return _read_archive(path, _wet_page, start)
 
 
-def _read_archive(path: str, page_of) -> Iterator[RawPage]:
+class NotARecordStart(ValueError):
+    """No record starts at the offset a read was asked to start at (the file changed, or it
+    is gzip'd as one whole member, whose positions are in the decompressed stream)."""
+
+
+def _read_archive(path: str, page_of, start: int = 0) -> Iterator[RawPage]:
     with open_input(path, "warc") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC[:2]
+        if start:
+            if not starts_record(raw, start, gzipped):
+                raise NotARecordStart(f"{path}: no WARC record starts at offset {start}")
+            yield from _warc_stream(raw, path, gzipped, page_of, start=start)
+            return
         if is_blank(raw, 0):
             yield dead_raw("", f"{path}#0", STAGE, "empty", error="the file is empty")
             return
