@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections import defaultdict
+import random
+from collections import Counter, defaultdict
 
 import pytest
 
@@ -59,6 +60,45 @@ def test_signal_fields_are_the_pages_columns():
 )
 def test_signal_values(text, name, expected):
     assert _signal(text, name) == pytest.approx(expected)
+
+
+def _naive_ngram_fractions(words: list[str]) -> dict[str, float]:
+    """The n-gram signals by their definition, with word tuples (the reference)."""
+    total = sum(map(len, words))
+    stats = {}
+    for n in (2, 3, 4):
+        grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+        top = max(grams.values(), default=0)
+        chars = top * max((sum(map(len, g)) for g, c in grams.items() if c == top), default=0)
+        stats[f"top_{n}gram_char_frac"] = chars / total if top >= 2 else 0.0
+    for n in range(5, 11):
+        seen, covered = set(), set()
+        for i in range(len(words) - n + 1):
+            gram = tuple(words[i : i + n])
+            if gram in seen:
+                covered.update(range(i, i + n))
+            seen.add(gram)
+        stats[f"dup_{n}gram_char_frac"] = (
+            sum(len(words[i]) for i in covered) / total if total else 0.0
+        )
+    return stats
+
+
+def _ngram_fields(text: str) -> dict[str, float]:
+    signals = compute_signals(text, "en")._asdict()
+    return {k: v for k, v in signals.items() if "gram_char_frac" in k}
+
+
+def test_ngram_signals_match_their_definition_on_repetitive_and_real_texts(shared):
+    rng = random.Random(7)
+    texts = ["", "a", "a b", "a a a a a a a a a a a a"]
+    for _ in range(300):  # small vocabularies: many repeats, overlaps and ties
+        vocab = ["a", "bb", "ccc", "dd", "e"][: rng.randint(1, 5)]
+        texts.append(" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 40))))
+    with gzip.open(shared / "extraction-dev" / "baseline_predictions.jsonl.gz", "rt") as handle:
+        texts += [r["text"] for r in map(json.loads, handle) if r.get("text")][:150]
+    for text in texts:
+        assert _ngram_fields(text) == pytest.approx(_naive_ngram_fractions(tokenize(text))), text
 
 
 def test_stop_words_of_other_languages_come_from_justext():

@@ -22,12 +22,11 @@ Definitions (``lines``: non-blank lines; ``paragraphs``: blocks separated by a b
 from __future__ import annotations
 
 import functools
-import itertools
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
 import regex
 
 from pagestream.transforms.scripts import UNSPACED
@@ -167,61 +166,53 @@ def _repeats(items: Sequence[str]) -> tuple[int, int]:
     return count, chars
 
 
-def _ngram_counts(ids: Sequence[int], n: int) -> Counter:
-    return Counter(zip(*(ids[k:] for k in range(n)), strict=False))
-
-
-def _top_ngram_chars(counts: Counter, lengths: Sequence[int]) -> int:
-    """Characters in all occurrences of the most frequent n-gram (ties: the longest)."""
-    top = max(counts.values(), default=0)
-    if top < 2:  # no n-gram repeats: its one occurrence is not "top" repetition
-        return 0
-    return top * max(sum(lengths[w] for w in gram) for gram, c in counts.items() if c == top)
-
-
-def _dup_ngram_chars(ids: Sequence[int], starts: list[int], n: int, prefix: Sequence[int]) -> int:
-    """Characters of words covered by n-gram occurrences that repeat an earlier one.
-
-    ``starts``: the positions whose 5-gram repeats an earlier one, in order; an n-gram
-    (n >= 5) that repeats an earlier one starts there, and so does its earlier occurrence.
-    """
-    seen: set[tuple[int, ...]] = set()
-    covered = end = 0  # words before ``end`` are already counted
-    last = len(ids) - n
-    for start in starts:
-        if start > last:
-            break
-        gram = tuple(ids[start : start + n])
-        if gram in seen:
-            lo = max(start, end)
-            end = start + n
-            covered += prefix[end] - prefix[lo]
-        else:
-            seen.add(gram)
-    return covered
-
-
 def _word_stats(words: list[str]) -> dict[str, float]:
-    """The n-gram statistics over ``words``."""
-    index: dict[str, int] = {}
-    ids = [index.setdefault(w, len(index)) for w in words]
-    lengths = [len(w) for w in index]
-    prefix = list(itertools.accumulate(map(len, words), initial=0))
-    total = prefix[-1]
-    stats = {}
-    for n in TOP_NGRAMS:
-        chars = _top_ngram_chars(_ngram_counts(ids, n), lengths)
-        stats[f"top_{n}gram_char_frac"] = _ratio(chars, total)
-    first = DUP_NGRAMS[0]
-    counts = _ngram_counts(ids, first)
-    starts: list[int] = []
-    if counts and max(counts.values()) > 1:
-        repeated = {gram for gram, c in counts.items() if c > 1}
-        grams = zip(*(ids[k:] for k in range(first)), strict=False)
-        starts = [i for i, gram in enumerate(grams) if gram in repeated]
-    for n in DUP_NGRAMS:
-        chars = _dup_ngram_chars(ids, starts, n, prefix) if starts else 0
-        stats[f"dup_{n}gram_char_frac"] = _ratio(chars, total)
+    """The n-gram statistics over ``words``, with numpy (a Counter of word tuples per n cost
+    ~1 ms per 6 kB page, most of the quality stage).
+
+    The n-grams are numbered exactly, not hashed: the (n+1)-grams are the distinct pairs
+    (n-gram number, next word's number), numbered again by ``numpy.unique``. Per n:
+
+    - ``top_Ngram_char_frac`` (n = 2..4): characters in all occurrences of the most frequent
+      n-gram, when it occurs at least twice (ties: the one with the most characters);
+    - ``dup_Ngram_char_frac`` (n = 5..10): characters of the words covered by occurrences of
+      an n-gram that repeat an earlier occurrence.
+
+    Fractions of the characters of all words (whitespace not counted).
+    """
+    stats = {f"top_{n}gram_char_frac": 0.0 for n in TOP_NGRAMS}
+    stats.update({f"dup_{n}gram_char_frac": 0.0 for n in DUP_NGRAMS})
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+    prefix = np.zeros(len(words) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, words), np.int64, len(words)), out=prefix[1:])
+    total = int(prefix[-1])
+    if not total:
+        return stats
+    grams = ids  # grams[i]: the number of the n-gram starting at word i
+    for n in range(2, max(DUP_NGRAMS) + 1):
+        width = len(words) - n + 1
+        if width < 1:
+            break
+        pairs = grams[:width] * len(index) + ids[n - 1 : n - 1 + width]  # < positions x words
+        _, first, grams, counts = np.unique(
+            pairs, return_index=True, return_inverse=True, return_counts=True
+        )
+        top = int(counts.max())
+        if top < 2:  # every n-gram occurs once: so does every longer one
+            break
+        if n in TOP_NGRAMS:
+            starts = first[counts == top]
+            chars = int((prefix[starts + n] - prefix[starts]).max())
+            stats[f"top_{n}gram_char_frac"] = top * chars / total
+        if n in DUP_NGRAMS:
+            # a word is covered when a repeating occurrence starts at most n - 1 words before it
+            repeats = first[grams] != np.arange(width)
+            last = np.where(repeats, np.arange(width), -len(words) - n)
+            last = np.maximum.accumulate(np.pad(last, (0, n - 1), mode="edge"))
+            covered = np.arange(len(words)) - last < n
+            chars = int((prefix[1:] - prefix[:-1])[covered].sum())
+            stats[f"dup_{n}gram_char_frac"] = chars / total
     return stats
 
 
