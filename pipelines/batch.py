@@ -43,7 +43,7 @@ from pagestream.transforms.write.parquet import WritePartitionedParquet
 from pagestream.transforms.write.progress import progress_dir
 from pagestream.transforms.write.stats import RunStats
 
-__all__ = ["RunSubmitted", "build", "run"]
+__all__ = ["RunSubmitted", "build", "run", "run_planned"]
 
 LOG = logging.getLogger("pagestream")
 
@@ -129,7 +129,7 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     beam_options = PipelineOptions(beam_args)
     plan = plan_run(options, beam_options)
     try:
-        result = _run_planned(plan, beam_options)
+        result = run_planned(plan, beam_options)
     except BaseException as exc:  # a failure, or Ctrl-C
         manifest = read_manifest(plan.options.output, plan.options.run_id)
         committed = manifest is not None and manifest.get("attempt") == plan.attempt
@@ -163,7 +163,9 @@ def run(options: RunOptions, beam_args: list[str]) -> dict:
     return manifest
 
 
-def _run_planned(plan: RunPlan, beam_options: PipelineOptions):
+def run_planned(plan: RunPlan, beam_options: PipelineOptions):
+    """Runs a planned run: its one pipeline, or its waves (``wave_runner.run_waves``). The run
+    commits itself; a streaming micro-batch is run by this too."""
     if len(plan.waves) > 1:
         return run_waves(plan, beam_options, build)
     pipeline = new_pipeline(beam_options)

@@ -205,10 +205,6 @@ def _parse(args, beam_args, sample_dir, now) -> RunOptions:
     streaming = bool(values.get("streaming", False))
     if streaming and not state:
         raise OptionsError("--streaming needs a --state index (the ledger of files ingested)")
-    if streaming and number["wave_pages"]:
-        raise OptionsError(
-            f"{names['wave_pages']}: batch runs only (--streaming commits micro-batches)"
-        )
     return RunOptions(
         inputs=tuple(str(i) for i in inputs),
         output=output,

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pagestream.pipelines import batch, runner
+from pagestream.pipelines import batch
 from pagestream.pipelines import plan as run_plan
 from pagestream.pipelines.ledger import FileWatcher, read_ledger
 from pagestream.pipelines.options import OptionsError, RunOptions
@@ -189,8 +189,7 @@ class StreamLoop:
             run_id=run_id,
             logical_date=self._logical_date(),
             logical_date_given=True,
-            quiet=True,
-            wave_pages=0,  # a micro-batch is one pipeline (and one commit): never waves
+            quiet=True,  # a micro-batch of many records runs in waves, as a batch run does
         )
         plan = run_plan.plan_run(options, self.beam_options)
         section = {
@@ -201,9 +200,7 @@ class StreamLoop:
         }
         plan = dataclasses.replace(plan, manifest_base={**plan.manifest_base, "streaming": section})
         try:
-            pipeline = runner.new_pipeline(self.beam_options)
-            batch.build(pipeline, plan)
-            pipeline.run().wait_until_finish()
+            batch.run_planned(plan, self.beam_options)
         finally:
             plan.lease.release()
 

@@ -353,3 +353,32 @@ SELECT url, run_id FROM pages
 QUALIFY run_id = max(run_id) OVER (PARTITION BY regexp_replace(source, '#[0-9]+$', ''))
 ORDER BY url
 """
+
+
+def test_a_big_micro_batch_runs_in_waves_and_commits_the_rows_of_one_run(tmp_path):
+    """A micro-batch is a run: over ``--wave_pages`` records it goes in waves (the batch code
+    path), still one commit, with the rows a batch run of the same files commits."""
+    if not MIXED.is_dir():
+        pytest.skip(f"development data not found at {MIXED}")
+    inp, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    out.mkdir()
+    shutil.copytree(MIXED, inp, ignore=shutil.ignore_patterns("*.md"))
+    proc = _start(inp, out, state, "--settle_seconds", "0", "--wave_pages", "4")
+    _wait_for(lambda: _committed(out, "s-000000"), proc, "the micro-batch in waves")
+    _stop(proc)
+    manifest = json.loads((out / "_runs" / "s-000000.json").read_text())
+    assert manifest["waves"]["count"] == 4 and len(manifest["streaming"]["files"]) == 8
+    batch_out = tmp_path / "batch"
+    done = subprocess.run(
+        [sys.executable, "-m", "pagestream.cli", "run", "--input", str(inp), "--output",
+         str(batch_out), "--run_id", "b", "--quiet"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    batch = json.loads((batch_out / "_runs" / "b.json").read_text())
+    assert manifest["counts"] == batch["counts"] and manifest["counts"]["pages"] > 10
+
+    def rows(where):
+        query = "SELECT url, dup_status, language, title FROM pages ORDER BY url"
+        return connect(where).execute(query).fetchall()
+
+    assert rows(out) == rows(batch_out)
