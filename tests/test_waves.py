@@ -385,7 +385,7 @@ def test_the_default_wave_size_follows_the_runner():
     assert worker_processes(two) == 2 and worker_processes(threads) == 1
     assert wave_pages(options, "DirectRunner") == 2000
     assert wave_pages(options, "DirectRunner", worker_processes(two)) == 1500
-    assert wave_pages(options, "apache_beam.runners.dask.dask_runner.DaskRunner") == 2000
+    assert wave_pages(options, "apache_beam.runners.dask.dask_runner.DaskRunner") == 0
     assert wave_pages(options, "DataflowRunner") == 0
     given = RunOptions(inputs=("x",), output="o", run_id="r", logical_date="2026-01-02",
                        wave_pages=300)  # fmt: skip
