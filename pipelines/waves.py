@@ -1,7 +1,7 @@
 """Waves: a batch run cut into parts of bounded size, run one after another, committed once.
 
-The FnApiRunner (what the DirectRunner runs) and the DaskRunner hold every PCollection that
-crosses a grouping in memory, and the duplicate groupings join whole pages: a run of n pages
+The FnApiRunner (what the DirectRunner runs) holds every PCollection that crosses a grouping
+in memory, and the duplicate groupings join whole pages: a run of n pages
 needs memory in proportion to n (~0.15 MB per light page). So ``pagestream run`` cuts its input,
 in file order, into **waves** of at most ``--wave_pages`` records and ``WAVE_BYTES`` of page
 content, runs the whole graph once per wave, and commits the run once, after the last wave:
