@@ -206,7 +206,8 @@ def wave_pages(options: RunOptions, runner: str, processes: int = 1) -> int:
     earlier waves without the side-input filter (``MarkDuplicates(filter_earlier=False)``), so
     every wave shuffles the whole index of the waves before it. Measured on a local cluster of
     two workers (light pages, BENCHMARKS.md): 16,000 pages took 278 s in waves of 2,000 and
-    152 s in one wave (peak 2,307 and 3,836 MiB); 50,000 in waves of 2,000 ran at 33 pages/s.
+    152 s in one wave (peak 2,307 and 3,836 MiB); 50,000 took 1,497 s in waves of 2,000 and 491
+    s in one wave (4,080 and 8,831 MiB).
     """
     if options.wave_pages is not None:
         return options.wave_pages
