@@ -2,6 +2,7 @@
 
     python benchmarks/scaling.py workers [--repeat 3] [--shards 8]
     python benchmarks/scaling.py size [--sizes 1000 5000 10000] [--direct_num_workers 2]
+        [--pipeline-arg=--wave_pages=0 ...]
     python benchmarks/scaling.py size --sizes 50000 --generate-only DIR   # only write the corpus
 
 ``workers``: pages/s of ``extraction-dev/pages.jsonl.gz`` (436 real pages), split into ``--shards``
@@ -217,6 +218,12 @@ def main() -> None:
     size.add_argument("--shards", type=int, default=8)
     size.add_argument("--seed", type=int, default=CorpusConfig.seed)
     size.add_argument(
+        "--pipeline-arg",
+        action="append",
+        default=[],
+        help="passed to pagestream run (e.g. --pipeline-arg=--wave_pages=0)",
+    )
+    size.add_argument(
         "--generate-only", type=Path, metavar="DIR",
         help="only write each corpus to DIR/pages-N (kept) and print its summary",
     )  # fmt: skip
@@ -229,7 +236,7 @@ def main() -> None:
             "--direct_running_mode", "multi_processing"]  # fmt: skip
     bench_size(
         args.sizes,
-        beam if args.direct_num_workers > 1 else [],
+        (beam if args.direct_num_workers > 1 else []) + args.pipeline_arg,
         args.shards,
         CorpusConfig(seed=args.seed),
         args.generate_only,
