@@ -164,3 +164,13 @@ def test_a_file_without_read_permission_is_one_unreadable_record(tmp_path):
     path.chmod(0)
     records = list(read_records(InputFile(str(path), 0, "jsonl")))
     assert [(r.kind, r.reason) for r in records] == [(KIND_DEAD, "unreadable")]
+
+
+def test_a_warc_header_without_a_type_is_a_dead_record_not_nothing(tmp_path):
+    """Found by the fuzz test above: a header with no WARC-Type was passed over as a record
+    that is not a page, so the file disappeared without a record."""
+    path = tmp_path / "cut.warc"
+    path.write_bytes(b"WARC/1.0\nContent-Length:")
+    [record] = read_records(InputFile(str(path), path.stat().st_size, "warc"))
+    assert (record.kind, record.reason) == (KIND_DEAD, "bad_record")
+    assert "WARC-Type" in record.error

@@ -67,6 +67,9 @@ def _check_header(record) -> None:
         # warcio falls back to the old ARC format for any line it cannot read as a WARC
         # header; an ARC "record" without a url is damage, not a page.
         raise ValueError("not a WARC or ARC record header")
+    if record.format != "arc" and not record.rec_headers.get_header("WARC-Type"):
+        # a header without the type the WARC standard requires: damage, not a record to pass over
+        raise ValueError("the WARC record header has no WARC-Type")
 
 
 def _warc_page(record, source: str) -> RawPage | None:
