@@ -174,3 +174,12 @@ def test_a_warc_header_without_a_type_is_a_dead_record_not_nothing(tmp_path):
     [record] = read_records(InputFile(str(path), path.stat().st_size, "warc"))
     assert (record.kind, record.reason) == (KIND_DEAD, "bad_record")
     assert "WARC-Type" in record.error
+
+
+def test_a_warc_without_a_response_record_is_one_rejected_row(tmp_path):
+    """Also found by the fuzz test: a header of an unknown type was passed over, leaving the
+    file without a record."""
+    path = tmp_path / "odd.warc"
+    path.write_bytes(b"WARC/1.0\nWARC-Type:\x00\ncontent-Length:")
+    [record] = read_records(InputFile(str(path), path.stat().st_size, "warc"))
+    assert (record.kind, record.reason, record.source) == (KIND_REJECTED, "no_pages", f"{path}#0")

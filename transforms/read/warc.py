@@ -221,13 +221,29 @@ def _warc_stream(
 def read_warc(path: str, start: int = 0) -> Iterator[RawPage]:
     """The response records of a WARC file (see the module doc), from the record at byte
     offset ``start`` (a position this reader gave; ``NotARecordStart`` if none starts there)."""
-    return _read_archive(path, _warc_page, start)
+    records = _read_archive(path, _warc_page, start)
+    return records if start else _never_silent(records, path, "HTTP response")
 
 
 def read_wet(path: str, start: int = 0) -> Iterator[RawPage]:
     """The ``conversion`` records of a WET file (Common Crawl's extracted text) as text pages,
     from the record at byte offset ``start`` (as ``read_warc``)."""
-    return _read_archive(path, _wet_page, start)
+    records = _read_archive(path, _wet_page, start)
+    return records if start else _never_silent(records, path, "conversion")
+
+
+def _never_silent(records: Iterator[RawPage], path: str, kind: str) -> Iterator[RawPage]:
+    """``records``, or one ``rejected`` record (``no_pages``) for a file that held none (only
+    request or metadata records, or headers with a type no reader knows): no file vanishes."""
+    seen = False
+    for record in records:
+        seen = True
+        yield record
+    if not seen:
+        yield RawPage(
+            KIND_REJECTED, "", f"{path}#0", None, None, stage=STAGE, reason="no_pages",
+            error=f"the file holds no {kind} record",
+        )  # fmt: skip
 
 
 class NotARecordStart(ValueError):
