@@ -24,10 +24,8 @@ __all__ = ["plan_earlier", "run_waves", "say_resumable"]
 
 def plan_earlier(plan: RunPlan) -> list[tuple[str, str]]:
     """``(segment file, logical_date)`` of the committed runs a run dedups against."""
-    if not plan.options.state:
-        return []
-    runs = dedup_state.other_runs(plan.options.state, plan.options.run_id)
-    return [(path, run.logical_date) for run in runs for path in run.files]
+    options = plan.options
+    return dedup_state.other_segments(options.state, options.run_id) if options.state else []
 
 
 def say_resumable(plan: RunPlan) -> None:

@@ -48,7 +48,7 @@ from pagestream.transforms.dedup.keep import (
     resolve_component,
 )
 from pagestream.transforms.dedup.segments import read_index_segment
-from pagestream.transforms.dedup.state import other_runs
+from pagestream.transforms.dedup.state import other_segments
 from pagestream.transforms.errors import dead_page
 
 __all__ = ["MarkDuplicates"]
@@ -180,10 +180,7 @@ class MarkDuplicates(beam.PTransform):
         """``(segment file, logical_date)`` of the kept pages to dedup against."""
         if self._earlier_files is not None:
             return list(self._earlier_files)
-        if not self._state:
-            return []
-        runs = other_runs(self._state, self._run_id)
-        return [(path, run.logical_date) for run in runs for path in run.files]
+        return other_segments(self._state, self._run_id) if self._state else []
 
     def _earlier(self, pipeline, members, files):
         """The kept pages of the earlier runs (and waves) that share a key (content hash,

@@ -33,6 +33,7 @@ __all__ = [
     "StateCommit",
     "StateError",
     "other_runs",
+    "other_segments",
     "begin_run",
     "commit_run",
     "committed_runs",
@@ -247,6 +248,12 @@ def other_runs(state_dir: str, run_id: str) -> list[CommittedRun]:
     this run's copies are marked duplicates of them (``keep.keep_order``).
     """
     return [r for r in committed_runs(state_dir) if r.run_id != run_id]
+
+
+def other_segments(state_dir: str, run_id: str) -> list[tuple[str, str]]:
+    """``(segment file, logical_date)`` of every run ``other_runs`` gives: the index a run
+    dedups against."""
+    return [(path, run.logical_date) for run in other_runs(state_dir, run_id) for path in run.files]
 
 
 def earlier_segments(state_dir: str, run_id: str, logical_date: str) -> list[str]:
