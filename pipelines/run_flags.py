@@ -37,8 +37,8 @@ SETTINGS = {
     "trigger_interval": TRIGGER_INTERVAL,
     "settle_seconds": Number(float, 0.0, 86_400.0, default=5.0, unit="s"),
     "text_cleaning": Choice(TEXT_CLEANING_MODES, default=DEFAULT_TEXT_CLEANING),
-    # None: 2,000 on the DirectRunner (1,500 with worker processes) and the DaskRunner
-    # (pipelines.waves), 0 (off) elsewhere.
+    # None: 2,000 on the DirectRunner (1,500 with worker processes; pipelines.waves), 0 (one
+    # wave) elsewhere, the DaskRunner included.
     "wave_pages": Number(int, 0, 10**12, default=None),
 }
 
@@ -93,8 +93,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--wave_pages", metavar="N",
         help="run the input in waves of at most N records, one commit at the end: memory "
         "stays that of one wave; a killed run resumes from its finished waves when rerun with "
-        "the same --run_id. 0: one wave (default: 2000 on the DirectRunner and DaskRunner, "
-        "1500 with DirectRunner worker processes, 0 on runners that spill to disk)")  # fmt: skip
+        "the same --run_id. 0: one wave (default: 2000 on the DirectRunner, 1500 with its "
+        "worker processes, 0 on other runners, the DaskRunner included)")  # fmt: skip
     add("--max_page_bytes", metavar="N",
         help=MAX_PAGE_BYTES.help("bigger HTML pages are not parsed"))  # fmt: skip
     add("--extract_timeout", metavar="S",
